@@ -32,14 +32,20 @@ function find(dir, suffix, out = []) {
   return out;
 }
 
-const dists = ['api-spec/dist', 'modules/core/dist', 'appliance/dist', 'e2e/dist', 'bench/dist'].map((d) => join(root, d));
+const dists = ['api-spec/dist', 'modules/core/dist', 'appliance/dist', 'e2e/dist', 'bench/dist'].map((d) =>
+  join(root, d),
+);
 const tierDefs = {
   unit: { suffix: '.spec.js', prefix: [], extra: [] },
-  integration: { suffix: '.int-spec.js', prefix: ['unshare', '--net', '--'], extra: ['--test-concurrency=1'] },
+  integration: {
+    suffix: '.int-spec.js',
+    prefix: ['unshare', '--net', '--'],
+    extra: ['--test-concurrency=1'],
+  },
   e2e: { suffix: '.e2e.js', prefix: [], extra: ['--test-concurrency=1'] },
 };
 
-const tmp = join(root, '.tmp', 'test');
+const tmp = join(root, '.tmp', `test-${process.pid}`);
 rmSync(tmp, { recursive: true, force: true });
 mkdirSync(tmp, { recursive: true });
 const total = { passed: 0, failed: 0, skipped: 0, failures: [] };
@@ -71,7 +77,12 @@ for (const tier of wanted) {
   try {
     s = JSON.parse(readFileSync(summaryFile, 'utf8'));
   } catch {
-    s = { passed: 0, failed: 1, skipped: 0, failures: [`${tier}: the runner ended without a summary (exit ${res.status})`] };
+    s = {
+      passed: 0,
+      failed: 1,
+      skipped: 0,
+      failures: [`${tier}: the runner ended without a summary (exit ${res.status})`],
+    };
   }
   if (res.status !== 0 && s.failed === 0) {
     s.failed = 1;
@@ -82,6 +93,7 @@ for (const tier of wanted) {
   total.skipped += s.skipped;
   total.failures.push(...s.failures);
 }
+rmSync(tmp, { recursive: true, force: true });
 if (total.failures.length > 0) {
   console.log('\nFailed:');
   for (const f of total.failures) console.log(`  - ${f}`);

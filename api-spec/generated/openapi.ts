@@ -382,9 +382,9 @@ export interface components {
             schema_version?: 1;
             appliance: components["schemas"]["ApplianceSettings"];
             /** @default [] */
-            links: components["schemas"]["Link"][];
+            links?: components["schemas"]["Link"][];
             /** @default [] */
-            routes: components["schemas"]["Route"][];
+            routes?: components["schemas"]["Route"][];
         };
         ApplianceSettings: {
             name: components["schemas"]["Name"];
@@ -396,13 +396,13 @@ export interface components {
              * @description The LAN prefixes behind this appliance; the default `local_subnets` of every link.
              * @default []
              */
-            local_subnets: components["schemas"]["Cidr"][];
+            local_subnets?: components["schemas"]["Cidr"][];
         };
         LinkCommon: {
             name: components["schemas"]["Name"];
             description?: string;
             /** @default true */
-            enabled: boolean;
+            enabled?: boolean;
             /** @description Where the remote site answers. Omit when only the remote side initiates (a dynamic address). */
             remote_endpoint?: components["schemas"]["HostPort"];
             /** @description The remote site's LAN prefixes, routed into this link. */
@@ -461,12 +461,12 @@ export interface components {
              * @description Seconds between keepalives (0 = off); keeps NAT mappings open.
              * @default 25
              */
-            persistent_keepalive: number;
+            persistent_keepalive?: number;
             /**
              * @description Seconds between re-resolving a DNS `remote_endpoint`, so a peer on a dynamic address is followed.
              * @default 60
              */
-            endpoint_refresh: number;
+            endpoint_refresh?: number;
         };
         /** @description IPsec (strongSwan) settings — completed by the IPsec module. */
         IpsecSettings: {
@@ -474,7 +474,7 @@ export interface components {
              * @default ikev2
              * @enum {string}
              */
-            version: "ikev2" | "ikev1";
+            version?: "ikev2" | "ikev1";
         };
         /** @description OpenVPN settings — completed by the OpenVPN module. */
         OpenVpnSettings: {
@@ -482,7 +482,7 @@ export interface components {
              * @default p2p
              * @enum {string}
              */
-            topology: "p2p" | "hub" | "spoke";
+            topology?: "p2p" | "hub" | "spoke";
         };
         /** @description A static route in Weft's own routing table. Exactly one of `link` and `gateway`. */
         Route: {
@@ -494,7 +494,7 @@ export interface components {
             /** @description Send the traffic to this next hop (e.g. a router on a local subnet). */
             gateway?: components["schemas"]["IpAddress"];
             /** @default 100 */
-            metric: number;
+            metric?: number;
         };
         PlanAction: {
             /** @description The module that carries the step out (core, wireguard, …). */
@@ -627,7 +627,9 @@ export interface components {
              *     `rollback.performed` {from, to, reason}; `drift.corrected` {actions[]};
              *     `link.state` {name, state, previous, diagnosis?}.
              */
-            data: Record<string, never>;
+            data: {
+                [key: string]: unknown;
+            };
         };
         Health: {
             /** @enum {string} */

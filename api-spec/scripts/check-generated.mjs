@@ -8,7 +8,11 @@ const here = new URL('..', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'weft-spec-'));
 try {
   const out = join(dir, 'openapi.ts');
-  execFileSync('npx', ['openapi-typescript', join(here, 'openapi.yaml'), '--output', out], { stdio: 'pipe' });
+  execFileSync(
+    'npx',
+    ['openapi-typescript', join(here, 'openapi.yaml'), '--default-non-nullable', 'false', '--output', out],
+    { stdio: 'pipe' },
+  );
   const fresh = readFileSync(out, 'utf8');
   const committed = readFileSync(join(here, 'generated/openapi.ts'), 'utf8');
   if (fresh !== committed) {

@@ -1,0 +1,167 @@
+// Convenience endpoints for single resources. Each mutation is one commit (see ResourceService).
+import { Body, Controller, Delete, Get, Param, Post, Put, Res } from '@nestjs/common';
+import type { Schemas } from '@weft/api-spec';
+import type { FastifyReply } from 'fastify';
+import {
+  ConfigService,
+  etagOf,
+  type CommitOutcome,
+  type CommitRequest,
+} from '../desired-state/config.service.js';
+import { redactDocument, type ApplianceSettings, type Link, type Route } from '../desired-state/document.js';
+import { ResourceService } from '../desired-state/resource.service.js';
+import type { LinkStatus } from '../reconciler/module-driver.js';
+import { StatusService } from '../status/status.service.js';
+import { toCommitResult } from './config.mapper.js';
+import { CommitOptions } from './request-context.js';
+
+abstract class CommitReplying {
+  constructor(protected readonly config: ConfigService) {}
+
+  protected committed(reply: FastifyReply, outcome: CommitOutcome, status = 200): Schemas['CommitResult'] {
+    void reply.status(status).header('etag', etagOf(this.config.active().revision?.number));
+    return toCommitResult(outcome);
+  }
+
+  protected tagged(reply: FastifyReply): void {
+    void reply.header('etag', this.config.active().etag);
+  }
+}
+
+@Controller('appliance')
+export class ApplianceController extends CommitReplying {
+  constructor(
+    config: ConfigService,
+    private readonly resources: ResourceService,
+  ) {
+    super(config);
+  }
+
+  @Get()
+  get(@Res({ passthrough: true }) reply: FastifyReply): ApplianceSettings {
+    this.tagged(reply);
+    return this.config.active().document.appliance;
+  }
+
+  @Put()
+  async put(
+    @Body() body: ApplianceSettings,
+    @CommitOptions() opts: CommitRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<Schemas['CommitResult']> {
+    return this.committed(reply, await this.resources.putAppliance(body, opts));
+  }
+}
+
+@Controller('links')
+export class LinksController extends CommitReplying {
+  constructor(
+    config: ConfigService,
+    private readonly resources: ResourceService,
+    private readonly status: StatusService,
+  ) {
+    super(config);
+  }
+
+  @Get()
+  list(@Res({ passthrough: true }) reply: FastifyReply): { items: Link[] } {
+    this.tagged(reply);
+    return {
+      items: redactDocument({ ...this.config.active().document, links: this.resources.list('links') }).links,
+    };
+  }
+
+  @Post()
+  async create(
+    @Body() body: Link,
+    @CommitOptions() opts: CommitRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<Schemas['CommitResult']> {
+    const { outcome } = await this.resources.upsert('links', body, 'create', opts);
+    return this.committed(reply, outcome, outcome.dryRun ? 200 : 201);
+  }
+
+  @Get(':name')
+  get(@Param('name') name: string, @Res({ passthrough: true }) reply: FastifyReply): Link {
+    this.tagged(reply);
+    const link = this.resources.get('links', name);
+    return redactDocument({ ...this.config.active().document, links: [link] }).links[0] ?? link;
+  }
+
+  @Put(':name')
+  async put(
+    @Param('name') name: string,
+    @Body() body: Link,
+    @CommitOptions() opts: CommitRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<Schemas['CommitResult']> {
+    const { outcome } = await this.resources.upsert('links', body, 'put', opts, name);
+    return this.committed(reply, outcome);
+  }
+
+  @Delete(':name')
+  async remove(
+    @Param('name') name: string,
+    @CommitOptions() opts: CommitRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<Schemas['CommitResult']> {
+    return this.committed(reply, await this.resources.remove('links', name, opts));
+  }
+
+  @Get(':name/status')
+  linkStatus(@Param('name') name: string): Promise<LinkStatus> {
+    return this.status.link(name);
+  }
+}
+
+@Controller('routes')
+export class RoutesController extends CommitReplying {
+  constructor(
+    config: ConfigService,
+    private readonly resources: ResourceService,
+  ) {
+    super(config);
+  }
+
+  @Get()
+  list(@Res({ passthrough: true }) reply: FastifyReply): { items: Route[] } {
+    this.tagged(reply);
+    return { items: this.resources.list('routes') };
+  }
+
+  @Post()
+  async create(
+    @Body() body: Route,
+    @CommitOptions() opts: CommitRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<Schemas['CommitResult']> {
+    const { outcome } = await this.resources.upsert('routes', body, 'create', opts);
+    return this.committed(reply, outcome, outcome.dryRun ? 200 : 201);
+  }
+
+  @Get(':name')
+  get(@Param('name') name: string, @Res({ passthrough: true }) reply: FastifyReply): Route {
+    this.tagged(reply);
+    return this.resources.get('routes', name);
+  }
+
+  @Put(':name')
+  async put(
+    @Param('name') name: string,
+    @Body() body: Route,
+    @CommitOptions() opts: CommitRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<Schemas['CommitResult']> {
+    const { outcome } = await this.resources.upsert('routes', body, 'put', opts, name);
+    return this.committed(reply, outcome);
+  }
+
+  @Delete(':name')
+  async remove(
+    @Param('name') name: string,
+    @CommitOptions() opts: CommitRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<Schemas['CommitResult']> {
+    return this.committed(reply, await this.resources.remove('routes', name, opts));
+  }
+}

@@ -1,0 +1,92 @@
+// The desired-state document: its types (from the spec), defaults, and schema migrations.
+import type { Schemas } from '@weft/api-spec';
+
+export type ConfigDocument = Schemas['ConfigDocument'];
+export type Link = Schemas['Link'];
+export type WireGuardLink = Schemas['WireGuardLink'];
+export type Route = Schemas['Route'];
+export type ApplianceSettings = Schemas['ApplianceSettings'];
+export type Plan = Schemas['Plan'];
+export type PlanAction = Schemas['PlanAction'];
+export type PlanChange = Plan['changes'][number];
+export type RevisionState = Schemas['RevisionState'];
+
+/** The document schema version this build writes. */
+export const DOCUMENT_SCHEMA_VERSION = 1;
+
+/** A document in its full form: every optional list present, version stamped. */
+export interface NormalizedDocument extends ConfigDocument {
+  schema_version: 1;
+  links: Link[];
+  routes: Route[];
+}
+
+export function emptyDocument(name = 'weft'): NormalizedDocument {
+  return { schema_version: 1, appliance: { name, local_subnets: [] }, links: [], routes: [] };
+}
+
+/**
+ * Numbered, pure migrations of stored documents: `migrations[n]` turns version n into n+1.
+ * Version 1 is the first; the table grows with the schema.
+ */
+const migrations: Record<number, (doc: Record<string, unknown>) => Record<string, unknown>> = {};
+
+export function migrateDocument(raw: Record<string, unknown>): NormalizedDocument {
+  let doc = structuredClone(raw);
+  let version = typeof doc.schema_version === 'number' ? doc.schema_version : 1;
+  if (version > DOCUMENT_SCHEMA_VERSION) {
+    throw new Error(
+      `stored document has schema version ${version}, newer than this build understands (${DOCUMENT_SCHEMA_VERSION})`,
+    );
+  }
+  while (version < DOCUMENT_SCHEMA_VERSION) {
+    const step = migrations[version];
+    if (!step) throw new Error(`no migration from document schema version ${version}`);
+    doc = step(doc);
+    version += 1;
+  }
+  return normalize(doc as unknown as ConfigDocument);
+}
+
+export function normalize(doc: ConfigDocument): NormalizedDocument {
+  const copy = structuredClone(doc);
+  return {
+    ...copy,
+    schema_version: 1,
+    appliance: { ...copy.appliance, local_subnets: copy.appliance.local_subnets ?? [] },
+    links: copy.links ?? [],
+    routes: copy.routes ?? [],
+  };
+}
+
+/** The subnets a link offers the remote site: its own list, else the appliance's. */
+export function effectiveLocalSubnets(doc: ConfigDocument, link: Link): string[] {
+  return link.local_subnets ?? doc.appliance.local_subnets ?? [];
+}
+
+/** Write-only secrets are kept when a change leaves them out, so GET → edit → PUT keeps them. */
+export function carrySecrets(next: NormalizedDocument, previous: NormalizedDocument | undefined): void {
+  if (!previous) return;
+  const before = new Map(previous.links.map((l) => [l.name, l]));
+  for (const link of next.links) {
+    const old = before.get(link.name);
+    if (link.type === 'wireguard' && old?.type === 'wireguard') {
+      if (link.wireguard.preshared_key === undefined && old.wireguard.preshared_key !== undefined) {
+        link.wireguard.preshared_key = old.wireguard.preshared_key;
+      }
+    }
+  }
+}
+
+/** The document as the API shows it: write-only secrets removed, `*_set` flags added. */
+export function redactDocument(doc: NormalizedDocument): NormalizedDocument {
+  const out = structuredClone(doc);
+  for (const link of out.links) {
+    if (link.type === 'wireguard') {
+      const wg = link.wireguard as { preshared_key?: string; preshared_key_set?: boolean };
+      wg.preshared_key_set = wg.preshared_key !== undefined;
+      delete wg.preshared_key;
+    }
+  }
+  return out;
+}

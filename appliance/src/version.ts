@@ -1,0 +1,1 @@
+export const WEFT_VERSION = '0.1.0';
