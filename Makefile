@@ -50,10 +50,13 @@ test-integration: build
 test-e2e: build
 	node tools/test.mjs e2e
 
+bench: build
+	npm run -s -w @weft/bench routes
+
 demo: build
 	node e2e/dist/lib/demo.js
 
 clean:
 	rm -rf .tmp */dist modules/*/dist *.tsbuildinfo */*.tsbuildinfo modules/*/*.tsbuildinfo
 
-.PHONY: help deps deps-apt deps-npm build lint spec-drift test test-unit test-integration test-e2e demo clean
+.PHONY: help deps deps-apt deps-npm build lint spec-drift test test-unit test-integration test-e2e bench demo clean
