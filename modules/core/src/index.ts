@@ -1,0 +1,45 @@
+// Public API of @weft/core. Test doubles live in '@weft/core/testing'.
+export * from './owned.js';
+export {
+  CoreError,
+  InvalidArgumentError,
+  InterfaceNotFoundError,
+  AdapterClosedError,
+  KernelError,
+  findKernelError,
+  type CoreErrorKind,
+} from './errors.js';
+export {
+  parseIp,
+  formatIp,
+  parsePrefix,
+  formatPrefix,
+  canonicalPrefix,
+  type IpFamily,
+  type IpPrefix,
+} from './common/ip.js';
+export {
+  RtNetlinkAdapter,
+  type NetlinkAdapter,
+  type RtNetlinkAdapterOptions,
+  type WatchOptions,
+} from './netlink/netlink.adapter.js';
+export * from './netlink/netlink.types.js';
+export { ProcSysctl, FORWARDING_SYSCTLS, type Sysctl } from './system/sysctl.js';
+export { NodeFileAdapter, type FileAdapter } from './system/file.adapter.js';
+export {
+  normalizeRoute,
+  routeKey,
+  describeRoute,
+  IPV6_DEFAULT_METRIC,
+  type OwnedRoute,
+  type OwnedRouteKind,
+} from './routing/route.types.js';
+export { PrefixRefCount } from './routing/prefix-refcount.js';
+export { planRoutes, sameRoute, inverseOf, type RouteAction } from './routing/route.plan.js';
+export {
+  RoutingCore,
+  RouteApplyError,
+  type RoutingCoreDeps,
+  type CleanupReport,
+} from './routing/routing.service.js';

@@ -1,0 +1,47 @@
+// Every piece of kernel state Weft owns, in one place. Cleanup after a crash and the reconciler's
+// "is this ours?" checks rely on these numbers alone, so nothing else may invent its own.
+
+/**
+ * The routing table that holds every route Weft installs. Routes live in a table of their own so that
+ * `cleanup()` can flush it without touching the administrator's routes in `main`.
+ * 7373 is far from the ids other software on the appliance picks (main 254, local 255, default 253,
+ * strongSwan 220) and from the small numbers administrators tend to use by hand.
+ */
+export const WEFT_TABLE = { id: 7373, name: 'weft' } as const;
+
+/**
+ * Priority of the `from all lookup weft` rule (FRA_PRIORITY), the same for IPv4 and IPv6.
+ * It sits after `local` (0) and before `main` (32766), so our routes win over main's default route.
+ * strongSwan's kernel-libipsec installs priority 220 → table 220, which is consulted before ours: an
+ * IPsec SA silently overrides our route to the same prefix. Issue 6 revisits that precedence.
+ */
+export const WEFT_RULE_PRIORITY = 5300;
+
+/**
+ * The rtm_protocol / FRA_PROTOCOL stamped on our routes and rules (`proto 87` in `ip route`). Values
+ * above RTPROT_STATIC (4) are not interpreted by the kernel; 87 is not taken by any routing daemon in
+ * iproute2's rt_protos list, so a route carrying it was written by us.
+ */
+export const WEFT_ROUTE_PROTOCOL = { id: 87, name: 'weft' } as const;
+
+/** The nftables table the NAT module will own (`table inet weft`); declared now so the name is taken. */
+export const WEFT_NFT_TABLE = { family: 'inet', name: 'weft' } as const;
+
+/**
+ * Packet marks Weft sets with nftables and matches with rules. None are in use yet; new ones go here
+ * with the mask they occupy so two features can never collide.
+ */
+export const WEFT_FWMARKS = {} as const satisfies Record<string, { mark: number; mask: number }>;
+
+/** The numbers above as one value, so RoutingCore can be given another set in tests. */
+export interface OwnedKernelState {
+  readonly table: { readonly id: number; readonly name: string };
+  readonly rulePriority: number;
+  readonly protocol: { readonly id: number; readonly name: string };
+}
+
+export const OWNED: OwnedKernelState = {
+  table: WEFT_TABLE,
+  rulePriority: WEFT_RULE_PRIORITY,
+  protocol: WEFT_ROUTE_PROTOCOL,
+};

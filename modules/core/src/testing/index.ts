@@ -1,0 +1,2 @@
+// Test doubles for code built on @weft/core (import from '@weft/core/testing').
+export { FakeNetlink, MemorySysctl, type FakeNetlinkCall } from './fake-netlink.js';
