@@ -1,2 +1,10 @@
 // Test doubles for code built on @weft/core (import from '@weft/core/testing').
 export { FakeNetlink, MemorySysctl, type FakeNetlinkCall } from './fake-netlink.js';
+export {
+  addVeth,
+  assertInsideThrowawayNetns,
+  deleteLinkIfPresent,
+  ip,
+  ipJson,
+  waitForItem,
+} from './kernel-helpers.js';

@@ -1,0 +1,166 @@
+// The whole appliance in-process against the real kernel (inside the namespace tools/test.mjs makes):
+// the event stream, the served spec and reference page, tokens, and per-resource commits.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { addVeth, assertInsideThrowawayNetns, ip, ipJson } from '@weft/core/testing';
+import { createApp } from './main.js';
+
+assertInsideThrowawayNetns();
+
+describe('appliance (in-process, real kernel)', () => {
+  let app: NestFastifyApplication;
+  let base: string;
+  let token: string;
+  let dataDir: string;
+
+  const call = async (method: string, path: string, body?: unknown, auth = token) => {
+    const res = await fetch(`${base}${path}`, {
+      method,
+      headers: {
+        ...(auth ? { authorization: `Bearer ${auth}` } : {}),
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    const text = await res.text();
+    let json: unknown = text;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      /* not JSON */
+    }
+    return { status: res.status, headers: res.headers, body: json as Record<string, unknown> };
+  };
+
+  before(async () => {
+    await ip('link', 'set', 'lo', 'up');
+    await addVeth('lan0', 'lan0p', { up: true });
+    await ip('addr', 'add', '10.1.0.1/24', 'dev', 'lan0');
+    dataDir = mkdtempSync(join(tmpdir(), 'weft-app-'));
+    app = await createApp({
+      dataDir,
+      listenHost: '127.0.0.1',
+      listenPort: 0,
+      logLevel: 'silent',
+      driftIntervalSeconds: 30,
+      configFile: undefined,
+    });
+    await app.listen(0, '127.0.0.1');
+    base = `${await app.getUrl()}/api/v1`.replace('[::1]', '127.0.0.1');
+    token = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
+  });
+
+  after(async () => {
+    await app?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('writes the first admin token 0600 into the data directory', () => {
+    assert.match(token, /^weft_[A-Za-z0-9_-]{40,}$/);
+    assert.equal(statSync(join(dataDir, 'admin-token')).mode & 0o777, 0o600);
+  });
+
+  it('serves its own spec and a reference page without a token', async () => {
+    const spec = await call('GET', '/openapi.json', undefined, '');
+    assert.equal(spec.status, 200);
+    assert.equal(spec.body.openapi, '3.1.0');
+    const docs = await fetch(`${base}/docs`);
+    assert.equal(docs.status, 200);
+    const html = await docs.text();
+    assert.match(html, /putConfig/);
+    assert.match(html, /<html/i);
+  });
+
+  it('streams typed events over SSE, and replays after Last-Event-ID', async () => {
+    const ac = new AbortController();
+    const res = await fetch(`${base}/events`, {
+      headers: { authorization: `Bearer ${token}` },
+      signal: ac.signal,
+    });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /text\/event-stream/);
+    const reader = res.body?.getReader();
+    assert.ok(reader);
+    const commit = await call('POST', '/routes', {
+      name: 'r1',
+      destination: '10.50.0.0/24',
+      gateway: '10.1.0.254',
+    });
+    assert.equal(commit.status, 201, JSON.stringify(commit.body));
+    let text = '';
+    const decoder = new TextDecoder();
+    while (!/event: apply\.succeeded/.test(text)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value);
+    }
+    ac.abort();
+    assert.match(text, /event: revision\.committed\nid: \d+\ndata: \{.*"revision":1/);
+    assert.match(text, /event: apply\.succeeded/);
+    const firstId = Number(/id: (\d+)/.exec(text)?.[1]);
+
+    const replay = new AbortController();
+    const again = await fetch(`${base}/events`, {
+      headers: { authorization: `Bearer ${token}`, 'last-event-id': String(firstId - 1) },
+      signal: replay.signal,
+    });
+    const chunk = decoder.decode((await again.body?.getReader().read())?.value);
+    replay.abort();
+    assert.match(chunk, new RegExp(`id: ${firstId}\\n`));
+  });
+
+  it('commits per-resource changes, routes them into table weft and refuses duplicates', async () => {
+    const routes = await ipJson<{ dst: string; gateway?: string }[]>('route', 'show', 'table', '7373');
+    assert.ok(routes.some((r) => r.dst === '10.50.0.0/24' && r.gateway === '10.1.0.254'));
+    const dup = await call('POST', '/routes', {
+      name: 'r1',
+      destination: '10.51.0.0/24',
+      gateway: '10.1.0.254',
+    });
+    assert.equal(dup.status, 409);
+    const mismatch = await call('PUT', '/routes/r2', {
+      name: 'r3',
+      destination: '10.51.0.0/24',
+      gateway: '10.1.0.254',
+    });
+    assert.equal(mismatch.status, 400);
+    assert.deepEqual(
+      (mismatch.body.errors as { pointer: string }[]).map((e) => e.pointer),
+      ['/name'],
+    );
+    const link = await call('POST', '/links', {
+      name: 'to-b',
+      type: 'wireguard',
+      remote_subnets: ['10.2.0.0/24'],
+      wireguard: {
+        peer_public_key: 'hSDKNBtoKaEvJ1i2Nn3l0TgjQYsITr0XC0eNyjk3X24=',
+        preshared_key: 'hSDKNBtoKaEvJ1i2Nn3l0TgjQYsITr0XC0eNyjk3X24=',
+      },
+    });
+    assert.equal(link.status, 201, JSON.stringify(link.body));
+    const shown = await call('GET', '/links/to-b');
+    const wg = shown.body.wireguard as Record<string, unknown>;
+    assert.equal(wg.preshared_key, undefined, 'a write-only key is never shown');
+    assert.equal(wg.preshared_key_set, true);
+    const table = await ipJson<{ dst: string; type?: string }[]>('route', 'show', 'table', '7373');
+    assert.ok(
+      table.some((r) => r.dst === '10.2.0.0/24' && r.type === 'unreachable'),
+      'fail-closed fallback',
+    );
+    const status = await call('GET', '/links/to-b/status');
+    assert.equal(status.body.state, 'unavailable');
+  });
+
+  it('keeps the last admin token', async () => {
+    const res = await call('DELETE', '/tokens/admin');
+    assert.equal(res.status, 409);
+    const viewer = await call('POST', '/tokens', { name: 'ci', role: 'viewer' });
+    assert.equal(viewer.status, 201);
+    assert.equal((await call('DELETE', '/tokens/ci')).status, 204);
+    assert.equal((await call('GET', '/config', undefined, viewer.body.token as string)).status, 401);
+  });
+});
