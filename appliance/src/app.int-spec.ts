@@ -94,7 +94,7 @@ describe('appliance (in-process, real kernel)', () => {
     let text = '';
     const decoder = new TextDecoder();
     while (!/event: apply\.succeeded/.test(text)) {
-      const { value, done } = await reader.read();
+      const { value, done } = (await reader.read()) as { value?: Uint8Array; done: boolean };
       if (done) break;
       text += decoder.decode(value);
     }
@@ -108,7 +108,7 @@ describe('appliance (in-process, real kernel)', () => {
       headers: { authorization: `Bearer ${token}`, 'last-event-id': String(firstId - 1) },
       signal: replay.signal,
     });
-    const chunk = decoder.decode((await again.body?.getReader().read())?.value);
+    const chunk = decoder.decode((await again.body?.getReader().read())?.value as Uint8Array | undefined);
     replay.abort();
     assert.match(chunk, new RegExp(`id: ${firstId}\\n`));
   });
