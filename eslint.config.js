@@ -10,6 +10,7 @@ export default tseslint.config(
       '.tmp/**',
       '.lab/**',
       'tools/**',
+      '**/*.mjs',
       'eslint.config.js',
     ],
   },
