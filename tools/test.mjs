@@ -37,11 +37,8 @@ const dists = ['api-spec/dist', 'modules/core/dist', 'appliance/dist', 'e2e/dist
 );
 const tierDefs = {
   unit: { suffix: '.spec.js', prefix: [], extra: [] },
-  integration: {
-    suffix: '.int-spec.js',
-    prefix: ['unshare', '--net', '--'],
-    extra: ['--test-concurrency=1'],
-  },
+  // Each integration file gets a network namespace of its own: they change the kernel.
+  integration: { suffix: '.int-spec.js', prefix: ['unshare', '--net', '--'], extra: [], perFile: true },
   e2e: { suffix: '.e2e.js', prefix: [], extra: ['--test-concurrency=1'] },
 };
 
@@ -59,39 +56,42 @@ for (const tier of wanted) {
   if (only) files = files.filter((f) => f.includes(only));
   if (files.length === 0) continue;
   console.log(`\n=== ${tier}: ${files.length} file(s) ===`);
-  const summaryFile = join(tmp, `${tier}.json`);
-  const cmd = [
-    ...def.prefix,
-    process.execPath,
-    '--enable-source-maps',
-    '--test',
-    ...def.extra,
-    '--test-reporter=spec',
-    '--test-reporter-destination=stdout',
-    `--test-reporter=${join(root, 'tools/summary-reporter.mjs')}`,
-    `--test-reporter-destination=${summaryFile}`,
-    ...files.map((f) => relative(root, f)),
-  ];
-  const res = spawnSync(cmd[0], cmd.slice(1), { cwd: root, stdio: 'inherit', env: process.env });
-  let s;
-  try {
-    s = JSON.parse(readFileSync(summaryFile, 'utf8'));
-  } catch {
-    s = {
-      passed: 0,
-      failed: 1,
-      skipped: 0,
-      failures: [`${tier}: the runner ended without a summary (exit ${res.status})`],
-    };
-  }
-  if (res.status !== 0 && s.failed === 0) {
-    s.failed = 1;
-    s.failures.push(`${tier}: the runner exited ${res.status}`);
-  }
-  total.passed += s.passed;
-  total.failed += s.failed;
-  total.skipped += s.skipped;
-  total.failures.push(...s.failures);
+  const groups = def.perFile ? files.map((f) => [f]) : [files];
+  groups.forEach((group, i) => {
+    const summaryFile = join(tmp, `${tier}-${i}.json`);
+    const cmd = [
+      ...def.prefix,
+      process.execPath,
+      '--enable-source-maps',
+      '--test',
+      ...def.extra,
+      '--test-reporter=spec',
+      '--test-reporter-destination=stdout',
+      `--test-reporter=${join(root, 'tools/summary-reporter.mjs')}`,
+      `--test-reporter-destination=${summaryFile}`,
+      ...group.map((f) => relative(root, f)),
+    ];
+    const res = spawnSync(cmd[0], cmd.slice(1), { cwd: root, stdio: 'inherit', env: process.env });
+    let s;
+    try {
+      s = JSON.parse(readFileSync(summaryFile, 'utf8'));
+    } catch {
+      s = {
+        passed: 0,
+        failed: 1,
+        skipped: 0,
+        failures: [`${tier}: the runner ended without a summary (exit ${res.status})`],
+      };
+    }
+    if (res.status !== 0 && s.failed === 0) {
+      s.failed = 1;
+      s.failures.push(`${tier}: the runner exited ${res.status}`);
+    }
+    total.passed += s.passed;
+    total.failed += s.failed;
+    total.skipped += s.skipped;
+    total.failures.push(...s.failures);
+  });
 }
 rmSync(tmp, { recursive: true, force: true });
 if (total.failures.length > 0) {
