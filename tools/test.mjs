@@ -32,9 +32,14 @@ function find(dir, suffix, out = []) {
   return out;
 }
 
-const dists = ['api-spec/dist', 'modules/core/dist', 'appliance/dist', 'e2e/dist', 'bench/dist'].map((d) =>
-  join(root, d),
-);
+const dists = [
+  'api-spec/dist',
+  'modules/core/dist',
+  'modules/wireguard/dist',
+  'appliance/dist',
+  'e2e/dist',
+  'bench/dist',
+].map((d) => join(root, d));
 const tierDefs = {
   unit: { suffix: '.spec.js', prefix: [], extra: [] },
   // Each integration file gets a network namespace of its own: they change the kernel.
