@@ -241,6 +241,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/links/{name}/peer-config": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: components["parameters"]["ResourceName"];
+            };
+            cookie?: never;
+        };
+        /**
+         * The configuration the other end of this link needs. Admin only (it may hold a preshared key).
+         * @description `format=weft` (default): a `Link` the remote Weft appliance takes as-is with `POST /links`.
+         *     `format=wg-quick`: a stock wg-quick file for a third-party WireGuard device (its `PrivateKey` is a
+         *     placeholder: the remote side keeps its own). Needs `appliance.public_endpoint`.
+         */
+        get: operations["getPeerConfig"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/routes": {
         parameters: {
             query?: never;
@@ -397,6 +421,11 @@ export interface components {
              * @default []
              */
             local_subnets?: components["schemas"]["Cidr"][];
+            /**
+             * @description This appliance's WireGuard public key, the same on all its WireGuard links. The key pair is made
+             *     on first start; the private key never leaves the appliance. Give it to the remote side.
+             */
+            readonly wireguard_public_key?: string;
         };
         LinkCommon: {
             name: components["schemas"]["Name"];
@@ -455,7 +484,16 @@ export interface components {
             /** @description Optional extra symmetric key (base64 of 32 bytes). Never returned; `preshared_key_set` tells if one is set. */
             preshared_key?: string;
             readonly preshared_key_set?: boolean;
-            /** @description UDP port this side listens on. Chosen by the appliance when unset. */
+            /**
+             * @description The WireGuard device of this link. Default `wg-<link name>` (set it when the name is longer than
+             *     12 characters). Links naming the same interface share one device — one UDP port, many peers, for a
+             *     hub with many spokes — at a cost: wireguard-go sends a multicast group to only one peer of a device.
+             */
+            interface?: components["schemas"]["InterfaceName"];
+            /**
+             * @description UDP port this side listens on. When unset the appliance picks the first free port from 51820 and
+             *     keeps it for the interface. Links sharing an interface must agree on it.
+             */
             listen_port?: number;
             /**
              * @description Seconds between keepalives (0 = off); keeps NAT mappings open.
@@ -1241,6 +1279,35 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+        };
+    };
+    getPeerConfig: {
+        parameters: {
+            query?: {
+                format?: "weft" | "wg-quick";
+            };
+            header?: never;
+            path: {
+                name: components["parameters"]["ResourceName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The peer configuration. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Link"];
+                    "text/plain": string;
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
         };
     };
     listRoutes: {
