@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { addVeth, assertInsideThrowawayNetns, ip, ipJson } from '@weft/core/testing';
-import { createApp } from './main.js';
+import { createApp } from './app.factory.js';
 
 assertInsideThrowawayNetns();
 
@@ -48,6 +48,7 @@ describe('appliance (in-process, real kernel)', () => {
       logLevel: 'silent',
       driftIntervalSeconds: 30,
       configFile: undefined,
+      wireguardImplementation: 'auto',
     });
     await app.listen(0, '127.0.0.1');
     base = `${await app.getUrl()}/api/v1`.replace('[::1]', '127.0.0.1');
@@ -55,6 +56,7 @@ describe('appliance (in-process, real kernel)', () => {
   });
 
   after(async () => {
+    await call('DELETE', '/links/to-b').catch(() => undefined); // never leave a wireguard-go behind
     await app?.close();
     rmSync(dataDir, { recursive: true, force: true });
   });
@@ -152,7 +154,14 @@ describe('appliance (in-process, real kernel)', () => {
       'fail-closed fallback',
     );
     const status = await call('GET', '/links/to-b/status');
-    assert.equal(status.body.state, 'unavailable');
+    assert.equal(status.body.state, 'connecting', JSON.stringify(status.body));
+    assert.equal(status.body.interface, 'wg-to-b');
+    // The device is real (wireguard-go here); deleting the link stops it and removes the interface.
+    const links = await ipJson<{ ifname: string }[]>('link', 'show');
+    assert.ok(links.some((l) => l.ifname === 'wg-to-b'));
+    assert.equal((await call('DELETE', '/links/to-b')).status, 200);
+    const after = await ipJson<{ ifname: string }[]>('link', 'show');
+    assert.ok(!after.some((l) => l.ifname === 'wg-to-b'));
   });
 
   it('keeps the last admin token', async () => {

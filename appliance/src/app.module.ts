@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Module, RequestMethod, type DynamicModule, type Provider } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { loadSpec } from '@weft/api-spec';
-import { LoggerModule, PinoLogger } from 'nestjs-pino';
+import { LoggerModule, PARAMS_PROVIDER_TOKEN, PinoLogger, type Params } from 'nestjs-pino';
 import { ConfigController } from './api/config.controller.js';
 import { ApplianceController, LinksController, RoutesController } from './api/resources.controller.js';
 import { SpecController } from './api/spec.controller.js';
@@ -23,7 +23,10 @@ import { ResourceService } from './desired-state/resource.service.js';
 import { createModuleDrivers } from './drivers/drivers.js';
 import { EventBus } from './events/event-bus.js';
 import { LifecycleService } from './lifecycle.service.js';
-import { MODULE_DRIVERS } from './reconciler/module-driver.js';
+import { MODULE_DRIVERS, type ModuleDriver } from './reconciler/module-driver.js';
+import { WireGuardDriver } from './drivers/wireguard.driver.js';
+import { DocumentPresenter } from './api/document.presenter.js';
+import { PeerConfigService } from './api/peer-config.service.js';
 import { Reconciler } from './reconciler/reconciler.js';
 import { StatusService } from './status/status.service.js';
 
@@ -79,9 +82,17 @@ export class AppModule {
         },
         overrides.drivers ?? {
           provide: MODULE_DRIVERS,
-          inject: [PinoLogger],
-          useFactory: createModuleDrivers,
+          inject: [DesiredStateStore, PARAMS_PROVIDER_TOKEN],
+          useFactory: (store: DesiredStateStore, params: Params) =>
+            createModuleDrivers(boot, store, new PinoLogger(params), new PinoLogger(params)),
         },
+        {
+          provide: WireGuardDriver,
+          inject: [MODULE_DRIVERS],
+          useFactory: (drivers: ModuleDriver[]) => drivers.find((d) => d instanceof WireGuardDriver),
+        },
+        DocumentPresenter,
+        PeerConfigService,
         { provide: OpenApiValidator, useFactory: () => new OpenApiValidator(loadSpec()) },
         EventBus,
         Reconciler,

@@ -13,10 +13,14 @@ import { StatusService } from './status/status.service.js';
 
 /** A burst of kernel notifications (ours included) becomes one drift check after this quiet time. */
 const DRIFT_DEBOUNCE_MS = 300;
+/** How often link states are read to publish `link.state` events. */
+const LINK_POLL_MS = 2_000;
 
 @Injectable()
 export class LifecycleService implements OnApplicationBootstrap, OnApplicationShutdown {
   private timer: TimerHandle | undefined;
+  private linkPoll: TimerHandle | undefined;
+  private polling = false;
   private debounce: TimerHandle | undefined;
   private stopping = false;
 
@@ -47,6 +51,19 @@ export class LifecycleService implements OnApplicationBootstrap, OnApplicationSh
       this.scheduleDriftCheck('timer', 0),
     );
     for (const d of this.drivers) if (d.changes) void this.follow(d);
+    this.linkPoll = this.clock.every(LINK_POLL_MS, () => void this.pollLinks());
+  }
+
+  private async pollLinks(): Promise<void> {
+    if (this.polling || this.stopping) return;
+    this.polling = true;
+    try {
+      await this.status.pollLinkStates();
+    } catch (err) {
+      this.log.warn({ err: describeError(err) }, 'link state poll failed');
+    } finally {
+      this.polling = false;
+    }
   }
 
   private async follow(driver: ModuleDriver): Promise<void> {
@@ -75,6 +92,7 @@ export class LifecycleService implements OnApplicationBootstrap, OnApplicationSh
   async onApplicationShutdown(): Promise<void> {
     this.stopping = true;
     this.timer?.cancel();
+    this.linkPoll?.cancel();
     this.debounce?.cancel();
     for (const d of [...this.drivers].reverse()) {
       try {

@@ -1,38 +1,11 @@
 #!/usr/bin/env node
 // `weft serve --data-dir DIR --listen ADDR:PORT` — the one binary entry.
 import 'reflect-metadata';
-import { NestFactory } from '@nestjs/core';
-import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { basePath } from '@weft/api-spec';
 import { Logger } from 'nestjs-pino';
-import { AppModule } from './app.module.js';
-import { BootConfigError, parseCommand, USAGE, type BootConfig } from './boot/boot-config.js';
-import { InvalidJsonBody } from './common/invalid-json.js';
+import { createApp } from './app.factory.js';
+import { BootConfigError, parseCommand, USAGE } from './boot/boot-config.js';
 import { cleanupOwnedState } from './drivers/drivers.js';
 import { WEFT_VERSION } from './version.js';
-
-export async function createApp(boot: BootConfig): Promise<NestFastifyApplication> {
-  const adapter = new FastifyAdapter({ bodyLimit: 32 * 1024 * 1024 });
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(boot), adapter, {
-    bufferLogs: true,
-    bodyParser: false, // ours below reports bad JSON through validation
-  });
-  app.useLogger(app.get(Logger));
-  app.setGlobalPrefix(basePath().replace(/^\//, ''));
-  app.enableShutdownHooks();
-  const fastify = app.getHttpAdapter().getInstance();
-  // Our own JSON parser: a body that is not JSON reaches validation, which names the problem.
-  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
-    const text = typeof body === 'string' ? body : body.toString('utf8');
-    if (text.trim() === '') return done(null, undefined);
-    try {
-      done(null, JSON.parse(text));
-    } catch (err) {
-      done(null, new InvalidJsonBody(err instanceof Error ? err.message : String(err)));
-    }
-  });
-  return app;
-}
 
 async function main(): Promise<void> {
   let cmd;

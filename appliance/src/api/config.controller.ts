@@ -2,19 +2,23 @@ import { Body, Controller, Get, HttpCode, Param, Post, Put, Query, Res } from '@
 import type { Schemas } from '@weft/api-spec';
 import type { FastifyReply } from 'fastify';
 import { ConfigService, etagOf, type CommitRequest } from '../desired-state/config.service.js';
-import { redactDocument, type ConfigDocument } from '../desired-state/document.js';
+import type { ConfigDocument } from '../desired-state/document.js';
 import { toCommitResult, toRevision, toRevisionSummary } from './config.mapper.js';
+import { DocumentPresenter } from './document.presenter.js';
 import { CommitOptions } from './request-context.js';
 
 @Controller('config')
 export class ConfigController {
-  constructor(private readonly config: ConfigService) {}
+  constructor(
+    private readonly config: ConfigService,
+    private readonly presenter: DocumentPresenter,
+  ) {}
 
   @Get()
   get(@Res({ passthrough: true }) reply: FastifyReply): ConfigDocument {
     const { document, etag } = this.config.active();
     void reply.header('etag', etag);
-    return redactDocument(document);
+    return this.presenter.present(document);
   }
 
   @Put()
@@ -35,7 +39,8 @@ export class ConfigController {
 
   @Get('revisions/:number')
   one(@Param('number') number: string): Schemas['Revision'] {
-    return toRevision(this.config.revision(Number(number)));
+    const rev = this.config.revision(Number(number));
+    return { ...toRevision(rev), document: this.presenter.present(rev.document) };
   }
 
   @Post('rollback')

@@ -1,5 +1,5 @@
 // Convenience endpoints for single resources. Each mutation is one commit (see ResourceService).
-import { Body, Controller, Delete, Get, Param, Post, Put, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Param, Post, Put, Query, Res } from '@nestjs/common';
 import type { Schemas } from '@weft/api-spec';
 import type { FastifyReply } from 'fastify';
 import {
@@ -8,11 +8,14 @@ import {
   type CommitOutcome,
   type CommitRequest,
 } from '../desired-state/config.service.js';
-import { redactDocument, type ApplianceSettings, type Link, type Route } from '../desired-state/document.js';
+import type { ApplianceSettings, Link, Route } from '../desired-state/document.js';
 import { ResourceService } from '../desired-state/resource.service.js';
 import type { LinkStatus } from '../reconciler/module-driver.js';
 import { StatusService } from '../status/status.service.js';
+import { AdminOnly } from '../auth/auth.decorators.js';
 import { toCommitResult } from './config.mapper.js';
+import { DocumentPresenter } from './document.presenter.js';
+import { PeerConfigService } from './peer-config.service.js';
 import { CommitOptions } from './request-context.js';
 
 abstract class CommitReplying {
@@ -33,6 +36,7 @@ export class ApplianceController extends CommitReplying {
   constructor(
     config: ConfigService,
     private readonly resources: ResourceService,
+    private readonly presenter: DocumentPresenter,
   ) {
     super(config);
   }
@@ -40,7 +44,7 @@ export class ApplianceController extends CommitReplying {
   @Get()
   get(@Res({ passthrough: true }) reply: FastifyReply): ApplianceSettings {
     this.tagged(reply);
-    return this.config.active().document.appliance;
+    return this.presenter.present(this.config.active().document).appliance;
   }
 
   @Put()
@@ -59,6 +63,8 @@ export class LinksController extends CommitReplying {
     config: ConfigService,
     private readonly resources: ResourceService,
     private readonly status: StatusService,
+    private readonly presenter: DocumentPresenter,
+    private readonly peerConfigs: PeerConfigService,
   ) {
     super(config);
   }
@@ -66,9 +72,7 @@ export class LinksController extends CommitReplying {
   @Get()
   list(@Res({ passthrough: true }) reply: FastifyReply): { items: Link[] } {
     this.tagged(reply);
-    return {
-      items: redactDocument({ ...this.config.active().document, links: this.resources.list('links') }).links,
-    };
+    return { items: this.presenter.present(this.config.active().document).links };
   }
 
   @Post()
@@ -85,7 +89,19 @@ export class LinksController extends CommitReplying {
   get(@Param('name') name: string, @Res({ passthrough: true }) reply: FastifyReply): Link {
     this.tagged(reply);
     const link = this.resources.get('links', name);
-    return redactDocument({ ...this.config.active().document, links: [link] }).links[0] ?? link;
+    return this.presenter.present({ ...this.config.active().document, links: [link] }).links[0] ?? link;
+  }
+
+  @AdminOnly()
+  @Get(':name/peer-config')
+  peerConfig(
+    @Param('name') name: string,
+    @Query('format') format: 'weft' | 'wg-quick' | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Link | string {
+    const out = this.peerConfigs.render(name, format ?? 'weft');
+    if (typeof out === 'string') void reply.header('content-type', 'text/plain; charset=utf-8');
+    return out;
   }
 
   @Put(':name')

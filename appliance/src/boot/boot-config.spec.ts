@@ -21,6 +21,7 @@ describe('parseCommand', () => {
       logLevel: 'info',
       driftIntervalSeconds: 30,
       configFile: undefined,
+      wireguardImplementation: 'auto',
     });
   });
 

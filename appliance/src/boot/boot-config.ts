@@ -14,6 +14,8 @@ export interface BootConfig {
   /** Seconds between periodic drift checks (kernel changes also trigger one). */
   driftIntervalSeconds: number;
   configFile: string | undefined;
+  /** WireGuard path: `auto` detects (kernel module if present, else wireguard-go). */
+  wireguardImplementation: 'auto' | 'kernel' | 'userspace';
 }
 
 export type Command =
@@ -26,10 +28,11 @@ export class BootConfigError extends Error {}
 
 export const USAGE = `usage:
   weft serve   --data-dir DIR --listen ADDR:PORT [--config FILE] [--log-level LEVEL] [--drift-interval SECONDS]
+               [--wireguard auto|kernel|userspace]
   weft cleanup --data-dir DIR      remove every route, rule and object Weft owns from the kernel
   weft version | help
 
-The config file (YAML or JSON) may set: data_dir, listen, log_level, drift_interval.
+The config file (YAML or JSON) may set: data_dir, listen, log_level, drift_interval, wireguard.
 The command line wins over the file.`;
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -63,6 +66,7 @@ export function parseCommand(
         config: { type: 'string' },
         'log-level': { type: 'string' },
         'drift-interval': { type: 'string' },
+        wireguard: { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -82,7 +86,7 @@ export function parseCommand(
         `config file ${values.config}: ${err instanceof Error ? err.message : String(err)}`,
       );
     }
-    const known = ['data_dir', 'listen', 'log_level', 'drift_interval'];
+    const known = ['data_dir', 'listen', 'log_level', 'drift_interval', 'wireguard'];
     for (const key of Object.keys(file)) {
       if (!known.includes(key))
         throw new BootConfigError(
@@ -117,6 +121,10 @@ export function parseCommand(
       `drift interval "${driftText}" must be a whole number of seconds from 1 to 86400`,
     );
   }
+  const wireguard = str(values.wireguard, 'wireguard') ?? process.env.WEFT_WIREGUARD ?? 'auto';
+  if (wireguard !== 'auto' && wireguard !== 'kernel' && wireguard !== 'userspace') {
+    throw new BootConfigError(`wireguard "${wireguard}" is not one of auto, kernel, userspace`);
+  }
   if (name === 'serve' && values.listen === undefined && file.listen === undefined) {
     throw new BootConfigError(`--listen ADDR:PORT is required\n${USAGE}`);
   }
@@ -127,6 +135,7 @@ export function parseCommand(
     logLevel: level as BootConfig['logLevel'],
     driftIntervalSeconds: drift,
     configFile: values.config,
+    wireguardImplementation: wireguard,
   };
   return { name, config };
 }

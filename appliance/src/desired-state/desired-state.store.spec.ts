@@ -11,10 +11,10 @@ describe('DesiredStateStore', () => {
   it('migrates a new database to the latest schema, once', () => {
     const { store, dir, dispose } = tempStore();
     try {
-      assert.equal(store.schemaVersion(), 1);
+      assert.equal(store.schemaVersion(), 2);
       store.close();
       const again = DesiredStateStore.open(join(dir, 'weft.db'));
-      assert.equal(again.schemaVersion(), 1);
+      assert.equal(again.schemaVersion(), 2);
       again.close();
     } finally {
       try {
@@ -83,6 +83,19 @@ describe('DesiredStateStore', () => {
     assert.equal(restored?.number, 1);
     assert.equal(store.active()?.number, 1);
     assert.equal(store.get(2)?.error, 'boom');
+    dispose();
+  });
+
+  it('keeps module state per module', () => {
+    const { store, dispose } = tempStore();
+    const wg = store.moduleState('wireguard');
+    wg.set('port:wg-b', '51820');
+    wg.set('port:wg-b', '51821');
+    store.moduleState('other').set('port:wg-b', 'x');
+    assert.equal(wg.get('port:wg-b'), '51821');
+    assert.deepEqual(wg.entries(), [['port:wg-b', '51821']]);
+    wg.delete('port:wg-b');
+    assert.equal(wg.get('port:wg-b'), undefined);
     dispose();
   });
 

@@ -17,6 +17,14 @@ export interface RevisionRecord {
   error: string | null;
 }
 
+/** A module's own small key/value store inside the appliance database. */
+export interface ModuleState {
+  get(key: string): string | undefined;
+  entries(): (readonly [string, string])[];
+  set(key: string, value: string): void;
+  delete(key: string): void;
+}
+
 export type RevisionSummaryRecord = Omit<RevisionRecord, 'document' | 'plan'>;
 
 export interface TokenRecord {
@@ -203,6 +211,28 @@ export class DesiredStateStore {
       this.setState(restore, 'applied');
       return this.get(restore);
     });
+  }
+
+  // --- module state: what a module must remember that is not desired state (keys, allocations) ---
+
+  moduleState(module: string): ModuleState {
+    const get = this.db.prepare('SELECT value FROM module_state WHERE module = ? AND key = ?');
+    const all = this.db.prepare('SELECT key, value FROM module_state WHERE module = ? ORDER BY key');
+    const put = this.db.prepare(
+      'INSERT INTO module_state (module, key, value) VALUES (?, ?, ?) ON CONFLICT (module, key) DO UPDATE SET value = excluded.value',
+    );
+    const del = this.db.prepare('DELETE FROM module_state WHERE module = ? AND key = ?');
+    return {
+      get: (key) => (get.get(module, key) as { value: string } | undefined)?.value,
+      entries: () =>
+        (all.all(module) as { key: string; value: string }[]).map((r) => [r.key, r.value] as const),
+      set: (key, value) => {
+        put.run(module, key, value);
+      },
+      delete: (key) => {
+        del.run(module, key);
+      },
+    };
   }
 
   // --- tokens ----------------------------------------------------------------------------------

@@ -27,4 +27,16 @@ export const storeMigrations: readonly { version: number; name: string; sql: str
       CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     `,
   },
+  {
+    version: 2,
+    name: 'module state (keys, allocations)',
+    sql: `
+      CREATE TABLE module_state (
+        module TEXT NOT NULL,
+        key    TEXT NOT NULL,
+        value  TEXT NOT NULL,
+        PRIMARY KEY (module, key)
+      );
+    `,
+  },
 ];

@@ -8,9 +8,23 @@ import {
   planRoutes,
   type KernelChange,
 } from '@weft/core';
+import { lookup } from 'node:dns/promises';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  createWireGuardConfigurer,
+  generatePrivateKey,
+  NodeProcessRunner,
+  peersDiffer,
+  publicKeyOf,
+  type UserspaceEvent,
+} from '@weft/wireguard';
 import type { PinoLogger } from 'nestjs-pino';
+import type { BootConfig } from '../boot/boot-config.js';
+import type { DesiredStateStore } from '../desired-state/desired-state.store.js';
 import type { ModuleDriver } from '../reconciler/module-driver.js';
 import { CoreRoutingDriver, type RoutingPort } from './core-routing.driver.js';
+import { interfaceOf, WireGuardDriver, type WireGuardEnv, type WireGuardPort } from './wireguard.driver.js';
 
 /** Kernel changes worth a drift check: anything in our table, rules, and interfaces coming and going. */
 function relevant(change: KernelChange, tableId: number): string | undefined {
@@ -29,7 +43,7 @@ function relevant(change: KernelChange, tableId: number): string | undefined {
 }
 
 export class NetlinkRoutingPort implements RoutingPort {
-  private readonly netlink = new RtNetlinkAdapter();
+  readonly netlink = new RtNetlinkAdapter();
   private readonly core = new RoutingCore({
     netlink: this.netlink,
     sysctl: new ProcSysctl(new NodeFileAdapter()),
@@ -66,9 +80,71 @@ export class NetlinkRoutingPort implements RoutingPort {
   }
 }
 
-export function createModuleDrivers(log: PinoLogger): ModuleDriver[] {
-  log.setContext(CoreRoutingDriver.name);
-  return [new CoreRoutingDriver(new NetlinkRoutingPort(), () => undefined, log)];
+/** Underlay MTU: the named interface's, else the one the IPv4 default route leaves by. */
+async function underlayMtu(
+  port: NetlinkRoutingPort,
+  ifname: string | undefined,
+): Promise<number | undefined> {
+  if (ifname) return (await port.netlink.getLinkByName(ifname))?.mtu;
+  const def = (await port.netlink.listRoutes({ table: 254, family: 'inet' })).find(
+    (r) => r.destination === '0.0.0.0/0',
+  );
+  if (def?.ifindex === undefined) return undefined;
+  return (await port.netlink.listLinks()).find((l) => l.index === def.ifindex)?.mtu;
+}
+
+export async function createModuleDrivers(
+  boot: BootConfig,
+  store: DesiredStateStore,
+  wgLog: PinoLogger,
+  coreLog: PinoLogger,
+): Promise<ModuleDriver[]> {
+  wgLog.setContext(WireGuardDriver.name);
+  coreLog.setContext(CoreRoutingDriver.name);
+  const routing = new NetlinkRoutingPort();
+  // The driver is made after the configurer, whose events it must hear.
+  const made: { driver?: WireGuardDriver } = {};
+  const onEvent = (e: UserspaceEvent): void => {
+    wgLog.info({ event: e }, `wireguard-go ${e.type}: ${e.device}`);
+    // A restarted wireguard-go has a new TUN device: the routes through it must be put back.
+    if (e.type === 'restarted') made.driver?.notifyChange(`wireguard-go for ${e.device} restarted`);
+  };
+  const logDir = join(boot.dataDir, 'wireguard');
+  mkdirSync(logDir, { recursive: true, mode: 0o700 });
+  const { configurer, detection } = await createWireGuardConfigurer({
+    processes: new NodeProcessRunner(),
+    implementation: boot.wireguardImplementation,
+    logDir,
+    onEvent,
+  });
+  const port: WireGuardPort = {
+    kind: configurer.kind,
+    reason: detection.reason,
+    ensureDevice: (name, device, mtu) => configurer.ensureDevice(name, device, mtu),
+    syncPeers: (name, desired) => configurer.syncPeers(name, desired),
+    readDevice: (name) => configurer.readDevice(name),
+    removeDevice: (name) => configurer.removeDevice(name),
+    forgetSourceAddresses: (name) => configurer.forgetSourceAddresses(name),
+    peersDiffer: (desired, observed) => peersDiffer(desired, observed),
+    generatePrivateKey,
+    publicKeyOf,
+    close: () => configurer.close(),
+  };
+  const env: WireGuardEnv = {
+    resolve: async (host) => (await lookup(host)).address,
+    underlayMtu: (ifname) => underlayMtu(routing, ifname),
+    addressRemovals: async function* (signal) {
+      for await (const change of routing.netlink.watch({ signal })) {
+        // Scope universe only: link-local addresses come and go with every tunnel device.
+        if (change.kind === 'address' && change.action === 'del' && change.address.scope === 0)
+          yield change.address.address;
+      }
+    },
+    now: () => new Date(),
+  };
+  const driver = new WireGuardDriver(port, store.moduleState('wireguard'), env, wgLog);
+  made.driver = driver;
+  return [driver, new CoreRoutingDriver(routing, interfaceOf, coreLog)];
 }
 
 /** `weft cleanup`: remove everything every module owns from the kernel. */

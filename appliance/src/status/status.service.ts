@@ -2,6 +2,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Schemas } from '@weft/api-spec';
 import { Clock } from '../common/clock.js';
+import { EventBus } from '../events/event-bus.js';
 import { NotFoundError } from '../common/errors.js';
 import { ConfigService } from '../desired-state/config.service.js';
 import type { NormalizedDocument } from '../desired-state/document.js';
@@ -12,12 +13,14 @@ import { WEFT_VERSION } from '../version.js';
 @Injectable()
 export class StatusService {
   private readonly startedAt: string;
+  private readonly lastStates = new Map<string, string>();
   ready = false;
 
   constructor(
     private readonly config: ConfigService,
     private readonly reconciler: Reconciler,
     @Inject(MODULE_DRIVERS) private readonly drivers: ModuleDriver[],
+    private readonly events: EventBus,
     clock: Clock,
   ) {
     this.startedAt = clock.now().toISOString();
@@ -56,6 +59,26 @@ export class StatusService {
               },
             }),
     );
+  }
+
+  /** Publishes a `link.state` event for every link whose state changed since the last poll. */
+  async pollLinkStates(): Promise<void> {
+    const doc = this.config.active().document;
+    const seen = new Set<string>();
+    for (const s of await this.links(doc)) {
+      seen.add(s.name);
+      const previous = this.lastStates.get(s.name);
+      if (previous !== s.state) {
+        this.lastStates.set(s.name, s.state);
+        this.events.publish('link.state', {
+          name: s.name,
+          state: s.state,
+          previous: previous ?? null,
+          ...(s.diagnosis ? { diagnosis: s.diagnosis } : {}),
+        });
+      }
+    }
+    for (const name of [...this.lastStates.keys()]) if (!seen.has(name)) this.lastStates.delete(name);
   }
 
   async link(name: string): Promise<LinkStatus> {
