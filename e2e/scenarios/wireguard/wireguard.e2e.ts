@@ -30,6 +30,28 @@ async function ping(from: Site, address: string): Promise<boolean> {
   }
 }
 
+/** Reads the SSE stream (replayed from the start) until `pattern` matches; returns what was read. */
+async function eventsUntil(site: Site, pattern: RegExp, timeoutMs = 10_000): Promise<string> {
+  const res = await fetch(`${site.api.baseUrl}/events`, {
+    headers: { authorization: `Bearer ${await site.adminToken()}`, 'last-event-id': '0' },
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  const reader = res.body?.getReader();
+  assert.ok(reader, 'an event stream');
+  const decoder = new TextDecoder();
+  let text = '';
+  try {
+    while (!pattern.test(text)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+  } finally {
+    await reader.cancel().catch(() => undefined);
+  }
+  return text;
+}
+
 async function linkStatus(site: Site, name: string): Promise<Json> {
   return (await site.api.get<Json>(`/links/${name}/status`)).body;
 }
@@ -110,6 +132,12 @@ describe('WireGuard links', { timeout: 300_000 }, () => {
     });
     assert.ok(Number(status.rx_bytes) > 0 && Number(status.tx_bytes) > 0);
     assert.equal(status.endpoint, `${b.wanAddress}:51820`);
+    // The state change was pushed as an event, not only readable.
+    const events = await eventsUntil(
+      a,
+      /event: link\.state\n.*\ndata: \{[^\n]*"name":"to-b"[^\n]*"state":"up"/,
+    );
+    assert.match(events, /"name":"to-b"[^\n]*"state":"up"/);
   });
 
   it('follows B to a new underlay address within 10 s, without touching A’s config', async () => {
