@@ -42,7 +42,7 @@ async function eventsUntil(site: Site, pattern: RegExp, timeoutMs = 10_000): Pro
   let text = '';
   try {
     while (!pattern.test(text)) {
-      const { value, done } = await reader.read();
+      const { value, done } = (await reader.read()) as { value?: Uint8Array; done: boolean };
       if (done) break;
       text += decoder.decode(value, { stream: true });
     }
