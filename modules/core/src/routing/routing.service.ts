@@ -188,16 +188,18 @@ export class RoutingCore {
 
   private async applyUnlocked(actions: readonly RouteAction[]): Promise<void> {
     const done: RouteAction[] = [];
+    // A hub's thousand routes share one device: resolve each name once per batch, not once per route.
+    const ifindex = new Map<string, number>();
     for (const action of actions) {
       try {
-        if (await this.execute(action)) done.push(action);
+        if (await this.execute(action, ifindex)) done.push(action);
       } catch (cause) {
         const undone: RouteAction[] = [];
         const undoFailures: Array<{ action: RouteAction; error: unknown }> = [];
         for (const step of done.reverse()) {
           const inverse = inverseOf(step);
           try {
-            await this.execute(inverse);
+            await this.execute(inverse, ifindex);
             undone.push(step);
           } catch (error) {
             undoFailures.push({ action: inverse, error });
@@ -213,14 +215,14 @@ export class RoutingCore {
   }
 
   /** Returns false when the step turned out to change nothing (a delete of a route already gone). */
-  private async execute(action: RouteAction): Promise<boolean> {
+  private async execute(action: RouteAction, ifindex: Map<string, number>): Promise<boolean> {
     const table = this.owned.table.id;
     switch (action.op) {
       case 'create':
-        await this.netlink.addRoute(await this.toSpec(action.route));
+        await this.netlink.addRoute(await this.toSpec(action.route, ifindex));
         return true;
       case 'replace':
-        await this.netlink.replaceRoute(await this.toSpec(action.route));
+        await this.netlink.replaceRoute(await this.toSpec(action.route, ifindex));
         return true;
       case 'delete':
         try {
@@ -237,7 +239,7 @@ export class RoutingCore {
     }
   }
 
-  private async toSpec(route: OwnedRoute): Promise<RouteSpec> {
+  private async toSpec(route: OwnedRoute, ifindex: Map<string, number>): Promise<RouteSpec> {
     const spec: RouteSpec = {
       destination: route.destination,
       type: route.kind,
@@ -245,7 +247,14 @@ export class RoutingCore {
       metric: route.metric,
       protocol: this.owned.protocol.id,
     };
-    if (route.dev !== undefined) spec.ifindex = (await this.resolveInterface(route.dev)).index;
+    if (route.dev !== undefined) {
+      let index = ifindex.get(route.dev);
+      if (index === undefined) {
+        index = (await this.resolveInterface(route.dev)).index;
+        ifindex.set(route.dev, index);
+      }
+      spec.ifindex = index;
+    }
     if (route.gateway !== undefined) spec.gateway = route.gateway;
     return spec;
   }
