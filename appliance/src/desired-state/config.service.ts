@@ -1,6 +1,7 @@
 // Commits: validate → verify → plan → commit (durable) → apply; automatic rollback on failure;
 // commit-confirm; rollback to a revision; drift correction. One queue serializes all of it.
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { Clock, type TimerHandle } from '../common/clock.js';
@@ -136,6 +137,7 @@ export class ConfigService implements OnApplicationShutdown {
     meta: { rollbackOf?: number } = {},
   ): Promise<CommitOutcome> {
     const opId = randomUUID().slice(0, 8);
+    const started = performance.now();
     const active = this.store.active();
     if (req.ifMatch !== undefined && req.ifMatch !== '*' && req.ifMatch !== etagOf(active?.number)) {
       throw new PreconditionFailedError(
@@ -171,7 +173,14 @@ export class ConfigService implements OnApplicationShutdown {
       confirmDeadline: deadline,
     });
     this.log.info(
-      { opId, revision: rev.number, author: req.author, changes: plan.changes },
+      {
+        opId,
+        revision: rev.number,
+        author: req.author,
+        changes: plan.changes.slice(0, 20),
+        changeCount: plan.changes.length,
+        prepareMs: Math.round(performance.now() - started),
+      },
       'revision committed',
     );
     this.events.publish('revision.committed', {

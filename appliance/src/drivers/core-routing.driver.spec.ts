@@ -35,13 +35,18 @@ class FakeRouting implements RoutingPort {
     for (const [k, r] of have) if (!want.has(k)) out.push({ op: 'delete', route: r });
     return out;
   }
-  apply(a: CoreRouteAction): Promise<void> {
-    if (a.route.destination === this.failOn)
-      return Promise.reject(new Error('RTNETLINK answers: Network is unreachable'));
-    this.routes = this.routes.filter(
-      (r) => !(r.destination === a.route.destination && r.metric === a.route.metric),
-    );
-    if (a.op !== 'delete') this.routes.push(a.route);
+  apply(actions: CoreRouteAction[]): Promise<void> {
+    for (const a of actions) {
+      if (a.route.destination === this.failOn) {
+        return Promise.reject(
+          Object.assign(new Error('RTNETLINK answers: Network is unreachable'), { failed: a }),
+        );
+      }
+      this.routes = this.routes.filter(
+        (r) => !(r.destination === a.route.destination && r.metric === a.route.metric),
+      );
+      if (a.op !== 'delete') this.routes.push(a.route);
+    }
     return Promise.resolve();
   }
   interfaceUp(name: string): Promise<boolean> {

@@ -21,7 +21,11 @@ export interface RoutingPort {
   ensureBase(): Promise<void>;
   observe(): Promise<CoreRoute[]>;
   plan(desired: CoreRoute[], observed: CoreRoute[]): CoreRouteAction[];
-  apply(action: CoreRouteAction): Promise<void>;
+  /**
+   * Applies the actions in order; on a failure undoes the earlier ones and rejects with an error whose
+   * `failed` is the action that failed.
+   */
+  apply(actions: CoreRouteAction[]): Promise<void>;
   /** Whether an interface exists and is up (tunnel interfaces come and go with their links). */
   interfaceUp(name: string): Promise<boolean>;
   changes(): AsyncIterable<string>;
@@ -79,9 +83,12 @@ export class CoreRoutingDriver implements ModuleDriver {
       out.set(`${r.destination} ${r.metric}`, r);
     };
     const upDev = new Map<string, string | undefined>();
+    // Many links can share one interface (a hub): ask the kernel once per interface.
+    const isUp = new Map<string, boolean>();
     for (const link of doc.links) {
       const dev = link.enabled === false ? undefined : this.interfaceOf(link);
-      upDev.set(link.name, dev !== undefined && (await this.routing.interfaceUp(dev)) ? dev : undefined);
+      if (dev !== undefined && !isUp.has(dev)) isUp.set(dev, await this.routing.interfaceUp(dev));
+      upDev.set(link.name, dev !== undefined && isUp.get(dev) ? dev : undefined);
     }
     for (const link of doc.links) {
       const dev = upDev.get(link.name);
@@ -117,13 +124,18 @@ export class CoreRoutingDriver implements ModuleDriver {
   }
 
   async apply(steps: DriverStep[]): Promise<void> {
-    for (const step of steps) {
-      try {
-        await this.routing.apply(step.payload as CoreRouteAction);
-      } catch (err) {
-        this.log.error({ step: step.action.target, err }, 'route step failed');
-        throw new StepFailedError(step.action, err);
-      }
+    if (steps.length === 0) return;
+    try {
+      // One batch: the core resolves interfaces once and undoes the batch's earlier steps on a failure.
+      await this.routing.apply(steps.map((s) => s.payload as CoreRouteAction));
+    } catch (err) {
+      const failed = (err as { failed?: unknown }).failed;
+      const step = steps.find((s) => s.payload === failed) ?? steps[0];
+      this.log.error({ step: step?.action.target, err }, 'route step failed');
+      throw new StepFailedError(
+        step?.action ?? { module: this.name, op: 'update', target: 'routes', summary: 'routes' },
+        err,
+      );
     }
   }
 

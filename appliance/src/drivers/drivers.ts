@@ -59,8 +59,8 @@ export class NetlinkRoutingPort implements RoutingPort {
   plan(...args: Parameters<RoutingPort['plan']>): ReturnType<RoutingPort['plan']> {
     return planRoutes(...args);
   }
-  apply(action: Parameters<RoutingPort['apply']>[0]): Promise<void> {
-    return this.core.apply([action]);
+  apply(actions: Parameters<RoutingPort['apply']>[0]): Promise<void> {
+    return this.core.apply(actions);
   }
   async interfaceUp(name: string): Promise<boolean> {
     const link = await this.netlink.getLinkByName(name);

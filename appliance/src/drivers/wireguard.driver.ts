@@ -326,6 +326,17 @@ export class WireGuardDriver implements ModuleDriver {
     return out;
   }
 
+  /** The configured endpoint each peer of `ifname` was last given, by public key. */
+  private appliedEndpoints(ifname: string): Record<string, string> {
+    const raw = this.state.get(`ep:${ifname}`);
+    if (!raw) return {};
+    try {
+      return JSON.parse(raw) as Record<string, string>;
+    } catch {
+      return {};
+    }
+  }
+
   /** Devices this appliance made (remembered, so a removed link's device is found and removed). */
   private owned(): string[] {
     return this.state
@@ -364,10 +375,11 @@ export class WireGuardDriver implements ModuleDriver {
       }
       // An endpoint the peer roamed away from is not drift: only a changed configured endpoint is applied.
       const endpoints: Record<string, string | undefined> = {};
+      const appliedEndpoints = this.appliedEndpoints(dev.name);
       const effective = dev.peers.map((p) => {
         endpoints[p.publicKey] = p.endpoint;
         const seen = observed?.peers.find((o) => o.publicKey === p.publicKey);
-        const applied = this.state.get(`ep:${dev.name}:${p.publicKey}`);
+        const applied = appliedEndpoints[p.publicKey];
         if (seen?.endpoint && p.endpoint && applied === p.endpoint && seen.endpoint !== p.endpoint) {
           return { ...p, endpoint: seen.endpoint };
         }
@@ -411,21 +423,16 @@ export class WireGuardDriver implements ModuleDriver {
             break;
           case 'peers':
             await this.wg.syncPeers(p.name, p.peers);
-            for (const key of this.state.entries().map(([k]) => k)) {
-              if (key.startsWith(`ep:${p.name}:`)) this.state.delete(key);
-            }
-            for (const [pk, ep] of Object.entries(p.endpoints))
-              if (ep) this.state.set(`ep:${p.name}:${pk}`, ep);
+            // One row per device: a thousand peers must not cost a thousand synchronous writes.
+            this.state.set(
+              `ep:${p.name}`,
+              JSON.stringify(Object.fromEntries(Object.entries(p.endpoints).filter(([, ep]) => ep))),
+            );
             break;
           case 'remove':
             await this.wg.removeDevice(p.name);
             for (const key of this.state.entries().map(([k]) => k)) {
-              if (
-                key === `dev:${p.name}` ||
-                key === `port:${p.name}` ||
-                key === `mtu:${p.name}` ||
-                key.startsWith(`ep:${p.name}:`)
-              ) {
+              if ([`dev:${p.name}`, `port:${p.name}`, `mtu:${p.name}`, `ep:${p.name}`].includes(key)) {
                 this.state.delete(key);
               }
             }

@@ -1,4 +1,5 @@
 // verify → plan → apply through the module drivers. Callers serialize (ConfigService owns the queue).
+import { performance } from 'node:perf_hooks';
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { Clock } from '../common/clock.js';
@@ -53,10 +54,30 @@ export class Reconciler {
     const taken: PlanAction[] = [];
     try {
       for (const d of this.drivers) {
+        const started = performance.now();
         const steps = await d.plan(doc);
         if (steps.length === 0) continue;
-        this.log.info({ opId, module: d.name, steps: steps.map((s) => s.action.target) }, 'applying');
+        const planned = performance.now();
+        this.log.info(
+          {
+            opId,
+            module: d.name,
+            count: steps.length,
+            steps: steps.slice(0, 20).map((s) => s.action.target),
+          },
+          'applying',
+        );
         await d.apply(steps);
+        this.log.info(
+          {
+            opId,
+            module: d.name,
+            count: steps.length,
+            planMs: Math.round(planned - started),
+            applyMs: Math.round(performance.now() - planned),
+          },
+          'applied',
+        );
         taken.push(...steps.map((s) => s.action));
       }
       this.status.state = 'idle';
