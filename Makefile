@@ -7,6 +7,7 @@ STAMP := .tmp/stamps
 help:
 	@echo "make demo   install what is missing, build, start a three-site lab (Ctrl-C ends it)"
 	@echo "make test   install what is missing, then lint, type check, spec drift, unit, integration, e2e"
+	@echo "make bench  benchmarks (routes, wireguard): each prints its baseline from the same run and the ratio"
 
 $(STAMP):
 	@mkdir -p $(STAMP)
@@ -52,6 +53,7 @@ test-e2e: build
 
 bench: build
 	npm run -s -w @weft/bench routes
+	npm run -s -w @weft/bench wireguard
 
 demo: build
 	node e2e/dist/lib/demo.js

@@ -1,0 +1,299 @@
+// WireGuard through Weft against WireGuard set up by hand, in one lab and one run:
+//  1. iperf3 LAN host a → LAN host b (one TCP stream) through a link made through the two APIs, then
+//     through wireguard-go configured by hand (`wg set`, `ip route`) between the same gateways with the
+//     same MTU. Rounds alternate so drift on this shared machine hits both alike.
+//  2. N peers through the whole API (PUT /config: validate, commit, peers, routes) against
+//     `wg syncconf` with the same peers on a hand-made device of the same gateway (informational: the
+//     configurer-level comparison is wireguard-peers.bench).
+// Run as root from the repository: `npm run -w @weft/bench wireguard` (or `make bench`).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { applySiteSettings, Lab, linkWireGuard, run, waitFor, type Site } from '@weft/e2e';
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const PEERS = Number(process.env.BENCH_PEERS ?? 1000);
+const HAND_PORT = 51900;
+/** A table of the gateway's nobody else uses, for the hand-made routes. */
+const SCRATCH_TABLE = 7399;
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? NaN;
+}
+
+async function ping(from: Site, address: string): Promise<boolean> {
+  try {
+    await from.lanExec(['ping', '-n', '-q', '-c', '1', '-W', '1', address]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** One iperf3 run LAN a → LAN b; Mbit/s received. */
+async function iperf(a: Site, b: Site): Promise<number> {
+  const server = spawn('ip', ['netns', 'exec', b.lanNetns, 'iperf3', '-s', '-1', '-B', b.lanHost], {
+    stdio: 'ignore',
+  });
+  try {
+    // The server may not listen yet: iperf3 then reports an error (in its JSON), and we try again.
+    const bps = await waitFor(
+      async () => {
+        try {
+          const { stdout } = await a.lanExec(['iperf3', '-c', b.lanHost, '-t', String(SECONDS), '-J'], {
+            timeoutMs: (SECONDS + 20) * 1000,
+          });
+          const report = JSON.parse(stdout) as {
+            error?: string;
+            end?: { sum_received?: { bits_per_second?: number } };
+          };
+          return report.error ? undefined : report.end?.sum_received?.bits_per_second;
+        } catch {
+          return undefined;
+        }
+      },
+      {
+        what: 'iperf3 through the tunnel',
+        until: (v) => v !== undefined && v > 0,
+        timeoutMs: 10_000 + SECONDS * 1000,
+        intervalMs: 200,
+      },
+    );
+    if (bps === undefined) throw new Error('iperf3 reported no throughput');
+    return bps / 1e6;
+  } finally {
+    server.kill('SIGTERM');
+  }
+}
+
+async function wgKeys(): Promise<{ priv: string; pub: string }> {
+  const priv = (await run(['wg', 'genkey'])).stdout.trim();
+  const pub = (await run(['wg', 'pubkey'], { input: priv })).stdout.trim();
+  return { priv, pub };
+}
+
+/**
+ * wireguard-go in the foreground inside the appliance's namespaces (its private /run); ended by PID.
+ * In a session of its own, as Weft's supervisor (and systemd) start it: with sched_autogroup on, a
+ * wireguard-go left in this process's session shares one CPU group with both iperf3 ends and, on two
+ * vCPUs, moves ≈ 15 % more — a scheduling artifact of the bench, not a property of either setup.
+ */
+function startWireGuardGo(site: Site, ifname: string): ChildProcess {
+  const pid = site.pid;
+  if (pid === undefined) throw new Error(`site ${site.name}: no appliance`);
+  return spawn('nsenter', ['-t', String(pid), '-m', '-n', '--', 'wireguard-go', '-f', ifname], {
+    stdio: 'ignore',
+    detached: true,
+  });
+}
+
+async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+/** The hand-made tunnel: what an operator types, with the MTU Weft chose so only management differs. */
+async function handTunnel(a: Site, b: Site, mtu: number): Promise<() => Promise<void>> {
+  const procs: ChildProcess[] = [];
+  const ka = await wgKeys();
+  const kb = await wgKeys();
+  const ends: [Site, Site, { priv: string }, { pub: string }][] = [
+    [a, b, ka, kb],
+    [b, a, kb, ka],
+  ];
+  for (const [site] of ends) procs.push(startWireGuardGo(site, 'wgh0'));
+  for (const [site, other, own, peer] of ends) {
+    await waitFor(
+      () =>
+        site.applianceExec(['wg', 'show', 'wgh0']).then(
+          () => true,
+          () => false,
+        ),
+      {
+        what: `wgh0 on ${site.name}`,
+        timeoutMs: 5000,
+        intervalMs: 20,
+      },
+    );
+    const keyFile = join(site.dir, 'hand.key');
+    await writeFile(keyFile, own.priv + '\n', { mode: 0o600 });
+    await site.applianceExec(['wg', 'set', 'wgh0', 'private-key', keyFile, 'listen-port', String(HAND_PORT)]);
+    await site.applianceExec([
+      'wg',
+      'set',
+      'wgh0',
+      'peer',
+      peer.pub,
+      'endpoint',
+      `${other.wanAddress}:${HAND_PORT}`,
+      'allowed-ips',
+      other.lanPrefix,
+      'persistent-keepalive',
+      '25',
+    ]);
+    await site.applianceExec(['ip', 'link', 'set', 'wgh0', 'mtu', String(mtu), 'up']);
+    await site.applianceExec(['ip', 'route', 'add', other.lanPrefix, 'dev', 'wgh0']);
+  }
+  return async () => {
+    for (const p of procs) await stopProcess(p);
+  };
+}
+
+async function throughput(a: Site, b: Site): Promise<void> {
+  const weft: number[] = [];
+  const hand: number[] = [];
+  let mtu = 0;
+  const byHand = async (): Promise<void> => {
+    const down = await handTunnel(a, b, mtu || 1440);
+    try {
+      await waitFor(() => ping(a, b.lanHost), {
+        what: 'ping through the hand-made tunnel',
+        timeoutMs: 15_000,
+      });
+      hand.push(await iperf(a, b));
+    } finally {
+      await down();
+    }
+  };
+  for (let round = 0; round < ROUNDS; round++) {
+    // Alternate which goes first: the first run of a round may differ on this shared machine.
+    if (round % 2 === 1) await byHand();
+    const pair = await linkWireGuard(a, b);
+    await waitFor(() => ping(a, b.lanHost), { what: 'ping through the Weft link', timeoutMs: 15_000 });
+    mtu = Number((await a.applianceExec(['cat', `/sys/class/net/wg-${pair.onA}/mtu`])).stdout.trim());
+    weft.push(await iperf(a, b));
+    for (const [site, name] of [
+      [a, pair.onA],
+      [b, pair.onB],
+    ] as const) {
+      const res = await site.api.delete(`/links/${name}`);
+      if (res.status !== 200) throw new Error(`delete ${name}: ${res.status} ${JSON.stringify(res.body)}`);
+    }
+
+    if (round % 2 === 0) await byHand();
+    console.log(
+      `round ${round + 1}: weft ${weft.at(-1)?.toFixed(0)} Mbit/s, by hand ${hand.at(-1)?.toFixed(0)} Mbit/s`,
+    );
+  }
+  const w = median(weft);
+  const h = median(hand);
+  console.log(`iperf3 LAN→LAN, one TCP stream, ${SECONDS} s × ${ROUNDS} rounds (medians), MTU ${mtu}`);
+  console.log(`baseline  wireguard-go set up by hand   ${h.toFixed(0)} Mbit/s`);
+  console.log(
+    `weft      link made through the APIs    ${w.toFixed(0)} Mbit/s   ratio ${(w / h).toFixed(2)} (target ≥ 0.95)`,
+  );
+}
+
+async function manyPeers(a: Site): Promise<void> {
+  const keys: string[] = [];
+  for (let i = 0; i < PEERS; i++) keys.push((await wgKeys()).pub);
+  const links = keys.map((pk, i) => ({
+    name: `spoke-${i}`,
+    type: 'wireguard',
+    remote_endpoint: `192.0.2.${(i % 250) + 1}:${51820 + Math.floor(i / 250)}`,
+    remote_subnets: [`10.${100 + Math.floor(i / 256)}.${i % 256}.0/24`],
+    wireguard: { peer_public_key: pk, interface: 'wg-hub', persistent_keepalive: 25 },
+  }));
+  const lines = [
+    '[Interface]',
+    `PrivateKey = ${(await run(['wg', 'genkey'])).stdout.trim()}`,
+    'ListenPort = 51901',
+    '',
+  ];
+  for (const l of links) {
+    lines.push('[Peer]', `PublicKey = ${l.wireguard.peer_public_key}`, `Endpoint = ${l.remote_endpoint}`);
+    lines.push(`AllowedIPs = ${l.remote_subnets.join(', ')}`, 'PersistentKeepalive = 25', '');
+  }
+  // By hand, the same result also needs the routes Weft installs: one into the device and one
+  // unreachable fallback per remote subnet, here into a scratch table.
+  const batch = join(a.dir, 'routes.batch');
+  await writeFile(
+    batch,
+    links
+      .flatMap((l) => [
+        `route add ${l.remote_subnets[0]} dev wgh1 metric 100 table ${SCRATCH_TABLE}`,
+        `route add unreachable ${l.remote_subnets[0]} metric 70000 table ${SCRATCH_TABLE}`,
+      ])
+      .join('\n') + '\n',
+  );
+  const full = join(a.dir, 'peers.conf');
+  const empty = join(a.dir, 'empty.conf');
+  await writeFile(full, lines.join('\n'), { mode: 0o600 });
+  await writeFile(empty, lines.slice(0, 4).join('\n'), { mode: 0o600 });
+
+  const proc = startWireGuardGo(a, 'wgh1');
+  const base: number[] = [];
+  const baseRoutes: number[] = [];
+  const api: number[] = [];
+  try {
+    await waitFor(
+      () =>
+        a.applianceExec(['wg', 'show', 'wgh1']).then(
+          () => true,
+          () => false,
+        ),
+      { what: 'wgh1', timeoutMs: 5000 },
+    );
+    // The hub device exists before timing, as the hand-made one does.
+    const start = (await a.api.get<{ links: unknown[] }>('/config')).body;
+    const seed = await a.api.put('/config', { ...start, links: [links[0]] });
+    if (seed.status !== 200) throw new Error(`PUT /config: ${seed.status} ${JSON.stringify(seed.body)}`);
+    for (let round = 0; round < ROUNDS; round++) {
+      let t = performance.now();
+      await a.applianceExec(['wg', 'syncconf', 'wgh1', full]);
+      base.push(performance.now() - t);
+      await a.applianceExec(['ip', 'link', 'set', 'wgh1', 'up']);
+      t = performance.now();
+      await a.applianceExec(['ip', '-batch', batch]);
+      baseRoutes.push(performance.now() - t);
+      await a.applianceExec(['ip', 'route', 'flush', 'table', String(SCRATCH_TABLE)]);
+      await a.applianceExec(['wg', 'syncconf', 'wgh1', empty]);
+
+      const current = (await a.api.get<{ links: unknown[] }>('/config')).body;
+      t = performance.now();
+      const put = await a.api.put('/config', { ...current, links }, { timeoutMs: 60_000 });
+      api.push(performance.now() - t);
+      if (put.status !== 200) throw new Error(`PUT /config: ${put.status} ${JSON.stringify(put.body)}`);
+      const after = (await a.api.get<{ links: unknown[] }>('/config')).body;
+      const back = await a.api.put('/config', { ...after, links: [links[0]] }, { timeoutMs: 60_000 });
+      if (back.status !== 200) throw new Error(`PUT /config: ${back.status} ${JSON.stringify(back.body)}`);
+    }
+  } finally {
+    await stopProcess(proc);
+  }
+  const b = median(base);
+  const r = median(baseRoutes);
+  const w = median(api);
+  console.log(
+    `${PEERS} peers through the whole API, ${ROUNDS} rounds (medians), onto a device with no peers`,
+  );
+  console.log(`baseline  wg syncconf                                  ${b.toFixed(0)} ms`);
+  console.log(`baseline  wg syncconf + ip -batch (${2 * PEERS} routes)          ${(b + r).toFixed(0)} ms`);
+  console.log(
+    `weft      PUT /config (validate, commit, peers, routes)    ${w.toFixed(0)} ms   ratio ${(w / (b + r)).toFixed(2)}x (vs syncconf alone ${(w / b).toFixed(2)}x)`,
+  );
+}
+
+async function main(): Promise<void> {
+  const lab = await Lab.create({ sites: ['a', 'b'], name: 'bench-wireguard' });
+  try {
+    const [a, b] = [lab.site('a'), lab.site('b')];
+    await applySiteSettings(a);
+    await applySiteSettings(b);
+    const only = process.env.BENCH_ONLY;
+    if (only !== 'peers') await throughput(a, b);
+    if (only !== 'throughput') await manyPeers(a);
+  } finally {
+    await lab.destroy();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
