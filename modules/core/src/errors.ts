@@ -68,3 +68,16 @@ export function findKernelError(err: unknown, ...codes: string[]): KernelError |
   }
   return undefined;
 }
+
+/** A helper command (`ip`, `wg`, `swanctl`) failed. Carries its exit code and stderr (never its stdin). */
+export class CommandError extends CoreError {
+  readonly kind = 'unavailable';
+  constructor(
+    readonly command: string,
+    readonly exitCode: number | null,
+    readonly stderr: string,
+    options?: ErrorOptions,
+  ) {
+    super(`${command} failed (exit ${exitCode ?? 'signal'}): ${stderr.trim() || 'no output'}`, options);
+  }
+}

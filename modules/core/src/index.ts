@@ -6,6 +6,7 @@ export {
   InterfaceNotFoundError,
   AdapterClosedError,
   KernelError,
+  CommandError,
   findKernelError,
   type CoreErrorKind,
 } from './errors.js';
@@ -27,6 +28,15 @@ export {
 export * from './netlink/netlink.types.js';
 export { ProcSysctl, FORWARDING_SYSCTLS, type Sysctl } from './system/sysctl.js';
 export { NodeFileAdapter, type FileAdapter } from './system/file.adapter.js';
+export {
+  NodeProcessRunner,
+  type ProcessExit,
+  type ProcessHandle,
+  type ProcessOutput,
+  type ProcessRunner,
+  type RunOptions,
+  type SpawnOptions,
+} from './system/process.adapter.js';
 export {
   normalizeRoute,
   routeKey,

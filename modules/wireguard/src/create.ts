@@ -3,7 +3,7 @@ import type { WireGuardConfigurer } from './configurer.js';
 import { detectImplementation, type Detection, type ImplementationChoice } from './detect.js';
 import { KernelConfigurer } from './kernel.configurer.js';
 import { IpLinkAdapter, type LinkAdapter } from './link.adapter.js';
-import type { ProcessRunner } from './process.adapter.js';
+import type { ProcessRunner } from '@weft/core';
 import { UserspaceConfigurer, type UserspaceConfigurerOptions } from './userspace.configurer.js';
 
 export interface CreateConfigurerOptions extends Omit<UserspaceConfigurerOptions, 'processes' | 'links'> {

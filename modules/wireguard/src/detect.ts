@@ -2,7 +2,7 @@
 // wireguard-go when it is installed. Probing creates a throw-away link and deletes it at once.
 import { WireGuardUnavailableError } from './errors.js';
 import { IpLinkAdapter, LinkTypeUnsupportedError, type LinkAdapter } from './link.adapter.js';
-import type { ProcessRunner } from './process.adapter.js';
+import type { ProcessRunner } from '@weft/core';
 import type { WireGuardImplementation } from './configurer.js';
 
 export type ImplementationChoice = 'auto' | WireGuardImplementation;

@@ -2,7 +2,7 @@
 // filter maps them by `kind` without knowing this package. No message ever carries a key.
 import { CoreError, type CoreErrorKind } from '@weft/core';
 
-export { InvalidArgumentError } from '@weft/core';
+export { CommandError, InvalidArgumentError } from '@weft/core';
 
 /** The WireGuard implementation asked for is not installed or not usable here. */
 export class WireGuardUnavailableError extends CoreError {
@@ -46,17 +46,4 @@ export class UapiProtocolError extends CoreError {
 /** The UAPI socket did not answer in time, or the caller aborted. */
 export class UapiTimeoutError extends CoreError {
   readonly kind = 'unavailable';
-}
-
-/** A helper command (`ip`, `wg`) failed. Carries its exit code and stderr (never its stdin). */
-export class CommandError extends CoreError {
-  readonly kind = 'unavailable';
-  constructor(
-    readonly command: string,
-    readonly exitCode: number | null,
-    readonly stderr: string,
-    options?: ErrorOptions,
-  ) {
-    super(`${command} failed (exit ${exitCode ?? 'signal'}): ${stderr.trim() || 'no output'}`, options);
-  }
 }

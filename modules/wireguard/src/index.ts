@@ -58,7 +58,7 @@ export {
   type ProcessRunner,
   type RunOptions,
   type SpawnOptions,
-} from './process.adapter.js';
+} from '@weft/core';
 export { IpLinkAdapter, LinkTypeUnsupportedError, type LinkAdapter, type WgLink } from './link.adapter.js';
 export { systemClock, type Clock } from './clock.js';
 export {

@@ -2,7 +2,7 @@
 // delete, and list. @weft/core's NetlinkAdapter has no MTU, link creation or deletion, so this adapter
 // drives ip(8) through the ProcessRunner (argv arrays, no shell) and reads its JSON output.
 import { CommandError } from './errors.js';
-import type { ProcessRunner } from './process.adapter.js';
+import type { ProcessRunner } from '@weft/core';
 
 export interface WgLink {
   name: string;

@@ -16,12 +16,7 @@ import assert from 'node:assert/strict';
 import { assertInsideThrowawayNetns, ip } from '@weft/core/testing';
 import { generateKeyPair, type WgKeyPair } from './keys.js';
 import { IpLinkAdapter } from './link.adapter.js';
-import {
-  NodeProcessRunner,
-  type ProcessHandle,
-  type ProcessRunner,
-  type SpawnOptions,
-} from './process.adapter.js';
+import { NodeProcessRunner, type ProcessHandle, type ProcessRunner, type SpawnOptions } from '@weft/core';
 import { NetnsProcessRunner } from './testing/netns-runner.js';
 import { UapiClient, WIREGUARD_GO_SOCKET_DIR } from './uapi/uapi.client.js';
 import { UnixSocketTransport, type UapiTransport } from './uapi/uapi.transport.js';

@@ -15,7 +15,7 @@ import {
   type PeerDiff,
   type PeerOperation,
 } from './peer.diff.js';
-import type { ProcessExit, ProcessHandle, ProcessOutput, ProcessRunner } from './process.adapter.js';
+import type { ProcessExit, ProcessHandle, ProcessOutput, ProcessRunner } from '@weft/core';
 import { NodeSocketDirectory, type SocketDirectory } from './uapi/socket-dir.adapter.js';
 import { UapiClient } from './uapi/uapi.client.js';
 import type { UapiDeviceState, UapiPeerSet, UapiSetRequest } from './uapi/uapi.types.js';

@@ -1,7 +1,7 @@
 // A ProcessRunner whose `wireguard-go -f <name>` is a FakeUapiServer plus a `tun` link in FakeLinks:
 // lets the userspace configurer's start, supervision and stop logic run in unit tests.
 import { join } from 'node:path';
-import type { ProcessExit, ProcessHandle, ProcessRunner, SpawnOptions } from '../process.adapter.js';
+import type { ProcessExit, ProcessHandle, ProcessRunner, SpawnOptions } from '@weft/core';
 import { FakeUapiServer } from './fake-uapi-server.js';
 import type { FakeLinks } from './fake-links.js';
 

@@ -1,6 +1,6 @@
 // Runs every command of an inner ProcessRunner inside a named network namespace (`ip netns exec`,
 // which setns()es and then execs: the PID is the command's own). For tests and multi-site labs.
-import type { ProcessHandle, ProcessRunner, RunOptions, SpawnOptions } from '../process.adapter.js';
+import type { ProcessHandle, ProcessRunner, RunOptions, SpawnOptions } from '@weft/core';
 
 export class NetnsProcessRunner implements ProcessRunner {
   constructor(

@@ -1,10 +1,10 @@
-// Child processes behind an adapter: the configurers never import node:child_process. Always argv
+// Child processes behind an adapter: modules never import node:child_process themselves. Always argv
 // arrays, never a shell; secrets go through `input` (stdin), never argv.
 import { execFile, spawn, type StdioOptions } from 'node:child_process';
 import { constants as fsConstants } from 'node:fs';
 import { access, open } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
-import { CommandError } from './errors.js';
+import { CommandError } from '../errors.js';
 
 export interface ProcessExit {
   /** null when a signal ended it. */
