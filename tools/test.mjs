@@ -36,6 +36,7 @@ const dists = [
   'api-spec/dist',
   'modules/core/dist',
   'modules/wireguard/dist',
+  'modules/ipsec/dist',
   'appliance/dist',
   'e2e/dist',
   'bench/dist',
