@@ -254,7 +254,9 @@ export interface paths {
          * The configuration the other end of this link needs. Admin only (it may hold a preshared key).
          * @description `format=weft` (default): a `Link` the remote Weft appliance takes as-is with `POST /links`.
          *     `format=wg-quick`: a stock wg-quick file for a third-party WireGuard device (its `PrivateKey` is a
-         *     placeholder: the remote side keeps its own). Needs `appliance.public_endpoint`.
+         *     placeholder: the remote side keeps its own). `format=swanctl`: a stock swanctl.conf for a
+         *     third-party strongSwan device (IPsec links). Needs `appliance.public_endpoint`. A format that does
+         *     not fit the link's type answers 409.
          */
         get: operations["getPeerConfig"];
         put?: never;
@@ -506,13 +508,78 @@ export interface components {
              */
             endpoint_refresh?: number;
         };
-        /** @description IPsec (strongSwan) settings — completed by the IPsec module. */
+        /**
+         * @description IPsec (IKE and ESP by strongSwan's charon). Safe defaults: IKEv2, AES-GCM-256 with X25519, a
+         *     pre-shared key or certificates, dead-peer detection that restarts the tunnel. Set `ike_proposals`
+         *     and `esp_proposals` only when a third-party device needs its own list.
+         */
         IpsecSettings: {
             /**
+             * @description IKE version. IKEv1 only for legacy peers that cannot speak IKEv2.
              * @default ikev2
              * @enum {string}
              */
             version?: "ikev2" | "ikev1";
+            /**
+             * @description IKEv1 exchange. Aggressive mode sends a hash of the pre-shared key that an eavesdropper can crack
+             *     offline: it is refused unless `allow_aggressive_mode` is true.
+             * @default main
+             * @enum {string}
+             */
+            ikev1_mode?: "main" | "aggressive";
+            /**
+             * @description Accept IKEv1 aggressive mode for a legacy peer that cannot do main mode, knowing the risk above.
+             * @default false
+             */
+            allow_aggressive_mode?: boolean;
+            /**
+             * @description `psk`: both sides prove a shared secret (`preshared_key`). `certificate`: X.509 — this appliance's
+             *     certificate from its own CA, the remote side's trusted through `remote_ca`.
+             * @default psk
+             * @enum {string}
+             */
+            auth?: "psk" | "certificate";
+            /**
+             * @description The pre-shared key (20 to 256 printable characters, no spaces). Never returned; `preshared_key_set`
+             *     tells if one is set. A key left out of a PUT keeps the stored one.
+             */
+            preshared_key?: string;
+            readonly preshared_key_set?: boolean;
+            /** @description This side's IKE identity. Default its public endpoint address (PSK) or certificate subject. */
+            local_id?: string;
+            /** @description The identity the remote side must prove. Default its endpoint address, or any (`%any`) without one. */
+            remote_id?: string;
+            /** @description PEM of the CA that issued the remote side's certificate (with `auth: certificate`). */
+            remote_ca?: string;
+            /** @description IKE proposals in strongSwan syntax, e.g. `aes256gcm16-prfsha384-ecp384`. Default a safe list. */
+            ike_proposals?: string[];
+            /** @description ESP proposals in strongSwan syntax, e.g. `aes256gcm16-ecp384` (a DH group gives PFS). Default a safe list. */
+            esp_proposals?: string[];
+            /**
+             * @description `initiate` brings the tunnel up at once; `wait` lets the remote side start it. Default `initiate` when `remote_endpoint` is set, else `wait`.
+             * @enum {string}
+             */
+            start_action?: "initiate" | "wait";
+            /**
+             * @description Seconds between dead-peer-detection checks when idle (0 = off).
+             * @default 30
+             */
+            dpd_delay?: number;
+            /**
+             * @description What to do with a dead peer — try again (`restart`) or drop the tunnel (`clear`).
+             * @default restart
+             * @enum {string}
+             */
+            dpd_action?: "restart" | "clear";
+            /** @default 14400 */
+            ike_rekey_seconds?: number;
+            /** @default 3600 */
+            child_rekey_seconds?: number;
+            /**
+             * @description Always wrap ESP in UDP 4500 (NAT-T), even with no NAT seen — for paths that drop protocol 50.
+             * @default false
+             */
+            force_encapsulation?: boolean;
         };
         /** @description OpenVPN settings — completed by the OpenVPN module. */
         OpenVpnSettings: {
@@ -1284,7 +1351,7 @@ export interface operations {
     getPeerConfig: {
         parameters: {
             query?: {
-                format?: "weft" | "wg-quick";
+                format?: "weft" | "wg-quick" | "swanctl";
             };
             header?: never;
             path: {

@@ -156,6 +156,9 @@ describe('appliance (in-process, real kernel)', () => {
     const status = await call('GET', '/links/to-b/status');
     assert.equal(status.body.state, 'connecting', JSON.stringify(status.body));
     assert.equal(status.body.interface, 'wg-to-b');
+    const wrongFormat = await call('GET', '/links/to-b/peer-config?format=swanctl');
+    assert.equal(wrongFormat.status, 409, JSON.stringify(wrongFormat.body));
+    assert.match(String(wrongFormat.body.detail), /use weft or wg-quick/);
     // The device is real (wireguard-go here); deleting the link stops it and removes the interface.
     const links = await ipJson<{ ifname: string }[]>('link', 'show');
     assert.ok(links.some((l) => l.ifname === 'wg-to-b'));

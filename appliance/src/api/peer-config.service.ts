@@ -1,10 +1,18 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
-import { InvalidArgumentError } from '../common/errors.js';
+import { ConflictError, InvalidArgumentError } from '../common/errors.js';
 import { ConfigService } from '../desired-state/config.service.js';
 import type { Link } from '../desired-state/document.js';
 import { ResourceService } from '../desired-state/resource.service.js';
 import { interfaceOf, WireGuardDriver } from '../drivers/wireguard.driver.js';
 import { weftBundle, wgQuick } from '../drivers/wireguard.peer-config.js';
+
+export type PeerConfigFormat = 'weft' | 'wg-quick' | 'swanctl';
+
+/** Which `format`s fit a link type, besides `weft`. */
+const FORMATS: Record<string, PeerConfigFormat[]> = {
+  wireguard: ['weft', 'wg-quick'],
+  ipsec: ['weft', 'swanctl'],
+};
 
 @Injectable()
 export class PeerConfigService {
@@ -14,8 +22,12 @@ export class PeerConfigService {
     @Optional() @Inject(WireGuardDriver) private readonly wireguard?: WireGuardDriver,
   ) {}
 
-  render(name: string, format: 'weft' | 'wg-quick'): Link | string {
+  render(name: string, format: PeerConfigFormat): Link | string {
     const link = this.resources.get('links', name);
+    const fits = FORMATS[link.type] ?? ['weft'];
+    if (!fits.includes(format)) {
+      throw new ConflictError(`format ${format} does not fit a ${link.type} link: use ${fits.join(' or ')}`);
+    }
     if (link.type !== 'wireguard' || !this.wireguard) {
       throw new InvalidArgumentError(`peer-config for ${link.type} links comes with the ${link.type} module`);
     }

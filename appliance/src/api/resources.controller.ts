@@ -15,7 +15,7 @@ import { StatusService } from '../status/status.service.js';
 import { AdminOnly } from '../auth/auth.decorators.js';
 import { toCommitResult } from './config.mapper.js';
 import { DocumentPresenter } from './document.presenter.js';
-import { PeerConfigService } from './peer-config.service.js';
+import { PeerConfigService, type PeerConfigFormat } from './peer-config.service.js';
 import { CommitOptions } from './request-context.js';
 
 abstract class CommitReplying {
@@ -96,7 +96,7 @@ export class LinksController extends CommitReplying {
   @Get(':name/peer-config')
   peerConfig(
     @Param('name') name: string,
-    @Query('format') format: 'weft' | 'wg-quick' | undefined,
+    @Query('format') format: PeerConfigFormat | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Link | string {
     const out = this.peerConfigs.render(name, format ?? 'weft');
