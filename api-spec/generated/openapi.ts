@@ -691,6 +691,21 @@ export interface components {
             /** @description The remote address packets currently come from. */
             endpoint?: string | null;
             diagnosis?: components["schemas"]["Diagnosis"] | null;
+            /** @description IPsec links only — the IKE and CHILD SA as charon reports them. */
+            ipsec?: null | {
+                /** @description charon's IKE_SA state: CONNECTING, ESTABLISHED, REKEYING, DELETING… */
+                ike_state: string;
+                ike_version?: number;
+                /** @description The chosen IKE algorithms, e.g. AES_GCM_16-256/PRF_HMAC_SHA2_256/CURVE_25519. */
+                ike_proposal?: string | null;
+                /** @description INSTALLED when traffic can flow. */
+                child_state?: string | null;
+                esp_proposal?: string | null;
+                spi_in?: string | null;
+                spi_out?: string | null;
+                /** @description ESP is wrapped in UDP 4500 (NAT traversal or forced encapsulation). */
+                nat_t?: boolean;
+            };
         };
         ReconcilerStatus: {
             /** @enum {string} */
