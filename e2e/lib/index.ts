@@ -26,4 +26,4 @@ export {
   type TopologyOptions,
 } from './topology.js';
 export { giveUp, GiveUpError, waitFor, WaitTimeoutError, type WaitOptions } from './wait-for.js';
-export { applySiteSettings, linkWireGuard, wireguardPublicKey, type LinkedPair } from './weft.js';
+export { applySiteSettings, linkIpsec, linkWireGuard, wireguardPublicKey, type LinkedPair } from './weft.js';

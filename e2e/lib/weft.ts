@@ -52,3 +52,33 @@ export async function linkWireGuard(a: Site, b: Site, name = `to-${b.name}`): Pr
   );
   return { onA: name, onB: bundle.body.name };
 }
+
+/**
+ * A creates an IPsec link to B (PSK, B's WAN address as endpoint, A initiates); B imports A's
+ * peer-config bundle as-is. `settings` adds to A's `ipsec` block (and so, through the bundle, to B's).
+ */
+export async function linkIpsec(
+  a: Site,
+  b: Site,
+  psk: string,
+  settings: Record<string, unknown> = {},
+  name = `to-${b.name}`,
+): Promise<LinkedPair> {
+  const made = await a.api.post('/links', {
+    name,
+    type: 'ipsec',
+    remote_endpoint: `${b.wanAddress}:500`,
+    remote_subnets: [b.lanPrefix],
+    ipsec: { preshared_key: psk, ...settings },
+  });
+  expect(made.status === 201, `site ${a.name}: POST /links answered ${made.status}`, made.body);
+  const bundle = await a.api.get<{ name: string }>(`/links/${name}/peer-config?format=weft`);
+  expect(bundle.status === 200, `site ${a.name}: peer-config answered ${bundle.status}`, bundle.body);
+  const imported = await b.api.post('/links', bundle.body);
+  expect(
+    imported.status === 201,
+    `site ${b.name}: POST /links (import) answered ${imported.status}`,
+    imported.body,
+  );
+  return { onA: name, onB: bundle.body.name };
+}

@@ -1,0 +1,153 @@
+// An IPsec link as charon sees it, from this side and — for peer-config — from the other side. Pure.
+import { DEFAULT_ESP_PROPOSALS, DEFAULT_IKE_PROPOSALS, renderSwanctl, type IpsecConnSpec } from '@weft/ipsec';
+import type { Schemas } from '@weft/api-spec';
+import type { FieldProblem } from '../common/errors.js';
+import { ConflictError } from '../common/errors.js';
+import { effectiveLocalSubnets, type Link, type NormalizedDocument } from '../desired-state/document.js';
+
+export type IpsecLink = Schemas['IpsecLink'];
+export type IpsecSettings = Schemas['IpsecSettings'];
+
+export const IKE_PORT = 500;
+
+export function isIpsec(link: Link): link is IpsecLink {
+  return link.type === 'ipsec';
+}
+
+function splitHostPort(hostPort: string): { host: string; port: number } {
+  const i = hostPort.lastIndexOf(':');
+  return { host: hostPort.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(hostPort.slice(i + 1)) };
+}
+
+/** The connection this appliance loads into charon for `link`. */
+export function connSpecOf(doc: NormalizedDocument, link: IpsecLink): IpsecConnSpec {
+  const s: IpsecSettings = link.ipsec ?? {};
+  const remote = link.remote_endpoint ? splitHostPort(link.remote_endpoint) : undefined;
+  const version = s.version ?? 'ikev2';
+  const localId = s.local_id ?? doc.appliance.public_endpoint;
+  const remoteId = s.remote_id ?? remote?.host;
+  return {
+    name: link.name,
+    version,
+    aggressive: version === 'ikev1' && s.ikev1_mode === 'aggressive',
+    localAddrs: ['%any'],
+    remoteAddrs: [remote?.host ?? '%any'],
+    ...(remote && remote.port !== IKE_PORT ? { remotePort: remote.port } : {}),
+    ...(localId ? { localId } : {}),
+    ...(remoteId ? { remoteId } : {}),
+    auth: s.auth === 'certificate' ? 'pubkey' : 'psk',
+    ikeProposals: s.ike_proposals ?? DEFAULT_IKE_PROPOSALS,
+    espProposals: s.esp_proposals ?? DEFAULT_ESP_PROPOSALS,
+    localTs: effectiveLocalSubnets(doc, link),
+    remoteTs: link.remote_subnets,
+    dpdDelay: s.dpd_delay ?? 30,
+    dpdAction: s.dpd_action ?? 'restart',
+    startAction: s.start_action ?? (remote ? 'initiate' : 'wait'),
+    ikeRekeySeconds: s.ike_rekey_seconds ?? 14400,
+    childRekeySeconds: s.child_rekey_seconds ?? 3600,
+    forceEncap: s.force_encapsulation ?? false,
+  };
+}
+
+/** Cross-field checks of IPsec links, each with the field and the fix. */
+export function verifyIpsecLinks(doc: NormalizedDocument): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  doc.links.forEach((link, i) => {
+    if (!isIpsec(link)) return;
+    const s = link.ipsec ?? {};
+    const base = `/links/${i}/ipsec`;
+    if ((s.auth ?? 'psk') === 'psk' && !s.preshared_key) {
+      problems.push({
+        pointer: `${base}/preshared_key`,
+        message:
+          'a pre-shared key is needed with auth "psk": set preshared_key (20 or more characters) on both sides',
+      });
+    }
+    if (s.auth === 'certificate') {
+      problems.push({
+        pointer: `${base}/auth`,
+        message: 'certificate authentication is not available in this version yet: use auth "psk"',
+      });
+    }
+    if (s.ikev1_mode === 'aggressive' && (s.version ?? 'ikev2') !== 'ikev1') {
+      problems.push({
+        pointer: `${base}/ikev1_mode`,
+        message: 'aggressive mode exists only in IKEv1: set version "ikev1" or drop ikev1_mode',
+      });
+    }
+    if (s.ikev1_mode === 'aggressive' && s.allow_aggressive_mode !== true) {
+      problems.push({
+        pointer: `${base}/ikev1_mode`,
+        message:
+          'IKEv1 aggressive mode sends a hash of the pre-shared key that can be cracked offline: use main mode, or set allow_aggressive_mode true if the peer can do nothing else',
+      });
+    }
+  });
+  return problems;
+}
+
+function publicEndpoint(doc: NormalizedDocument): string {
+  const host = doc.appliance.public_endpoint;
+  if (!host) {
+    throw new ConflictError(
+      'the appliance has no public_endpoint: set it (PUT /appliance) so the remote side knows where to reach this site',
+    );
+  }
+  return host;
+}
+
+/** The remote Weft appliance's side of this link, as a body for its `POST /links`. */
+export function ipsecBundle(doc: NormalizedDocument, link: IpsecLink): Link {
+  const mine = connSpecOf(doc, link);
+  const host = publicEndpoint(doc);
+  const s = link.ipsec ?? {};
+  const settings: IpsecSettings = {
+    version: mine.version,
+    ...(s.ikev1_mode ? { ikev1_mode: s.ikev1_mode } : {}),
+    ...(s.allow_aggressive_mode ? { allow_aggressive_mode: s.allow_aggressive_mode } : {}),
+    auth: s.auth ?? 'psk',
+    ...(s.preshared_key ? { preshared_key: s.preshared_key } : {}),
+    ...(mine.remoteId ? { local_id: mine.remoteId } : {}),
+    ...(mine.localId ? { remote_id: mine.localId } : {}),
+    ...(s.ike_proposals ? { ike_proposals: s.ike_proposals } : {}),
+    ...(s.esp_proposals ? { esp_proposals: s.esp_proposals } : {}),
+    dpd_delay: mine.dpdDelay,
+    dpd_action: mine.dpdAction,
+    ike_rekey_seconds: mine.ikeRekeySeconds,
+    child_rekey_seconds: mine.childRekeySeconds,
+    ...(s.force_encapsulation ? { force_encapsulation: true } : {}),
+  };
+  return {
+    name: doc.appliance.name,
+    type: 'ipsec',
+    description: `IPsec link to ${doc.appliance.name} (exported from its link "${link.name}")`,
+    remote_endpoint: `${host.includes(':') ? `[${host}]` : host}:${IKE_PORT}`,
+    remote_subnets: mine.localTs.slice(),
+    local_subnets: mine.remoteTs.slice(),
+    ipsec: settings,
+  };
+}
+
+/** A stock swanctl.conf for a third-party strongSwan at the other end of this link. */
+export function ipsecSwanctl(doc: NormalizedDocument, link: IpsecLink): string {
+  const mine = connSpecOf(doc, link);
+  const host = publicEndpoint(doc);
+  const theirs: IpsecConnSpec = {
+    ...mine,
+    name: doc.appliance.name.replace(/[^A-Za-z0-9_.-]/g, '-'),
+    localAddrs: ['%any'],
+    remoteAddrs: [host],
+    localTs: mine.remoteTs,
+    remoteTs: mine.localTs,
+    startAction: 'initiate',
+  };
+  delete theirs.remotePort;
+  delete theirs.localId;
+  delete theirs.remoteId;
+  if (mine.remoteId) theirs.localId = mine.remoteId;
+  if (mine.localId) theirs.remoteId = mine.localId;
+  return renderSwanctl(theirs, link.ipsec?.preshared_key, [
+    `swanctl.conf for the remote end of the IPsec link "${link.name}" of Weft appliance "${doc.appliance.name}".`,
+    'Load it with: swanctl --load-all --file <this file>',
+  ]);
+}

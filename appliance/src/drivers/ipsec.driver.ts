@@ -1,0 +1,347 @@
+// IPsec links as a reconciler driver: the appliance's own charon, started when the first IPsec link
+// appears and stopped with the last; one connection and one shared key per link, loaded over VICI
+// (never files); status from list-sas; causes of failure read from charon's log by the diagnoser.
+import { createHash } from 'node:crypto';
+import { EventEmitter, on } from 'node:events';
+import {
+  IpsecDiagnoser,
+  loadConnMessage,
+  loadSharedMessage,
+  sharedKeyId,
+  type CharonLogLine,
+  type IpsecDiagnosis,
+} from '@weft/ipsec';
+import type { PinoLogger } from 'nestjs-pino';
+import type { FieldProblem } from '../common/errors.js';
+import type { ModuleState } from '../desired-state/desired-state.store.js';
+import type { NormalizedDocument } from '../desired-state/document.js';
+import {
+  StepFailedError,
+  type DriverStep,
+  type LinkStatus,
+  type ModuleDriver,
+} from '../reconciler/module-driver.js';
+import { connSpecOf, isIpsec, verifyIpsecLinks, type IpsecLink } from './ipsec.conn-spec.js';
+
+// --- what the driver needs from modules/ipsec (wired in drivers.ts) -------------------------------
+export interface IpsecChildSa {
+  name: string;
+  state: string;
+  bytesIn: number;
+  bytesOut: number;
+  spiIn?: string;
+  spiOut?: string;
+  proposal?: string;
+}
+export interface IpsecIkeSa {
+  connection: string;
+  uniqueId: string;
+  state: string;
+  version: number;
+  remoteHost?: string;
+  remotePort?: number;
+  establishedSeconds?: number;
+  /** UDP encapsulation in use (NAT-T or forced). */
+  encap: boolean;
+  proposal?: string;
+  children: IpsecChildSa[];
+}
+/** A VICI message tree, as @weft/ipsec builds them. */
+export type ViciMessage = ReturnType<typeof loadConnMessage>;
+export interface IpsecPort {
+  readonly dataplane: 'kernel' | 'libipsec';
+  readonly reason: string;
+  /** The TUN device kernel-libipsec forwards through; undefined on the kernel ESP path. */
+  readonly interfaceName: string | undefined;
+  /** Starts charon (or adopts a running one) and resolves once VICI answers. */
+  start(): Promise<void>;
+  /** Stops charon by PID. */
+  stop(): Promise<void>;
+  isRunning(): boolean;
+  loadShared(message: ViciMessage): Promise<void>;
+  unloadShared(id: string): Promise<void>;
+  loadConn(message: ViciMessage): Promise<void>;
+  unloadConn(name: string): Promise<void>;
+  /** Names of the connections charon holds. */
+  connections(): Promise<string[]>;
+  listSas(): Promise<IpsecIkeSa[]>;
+  /** charon's log lines for diagnosis, while it runs (across restarts); ends when `signal` aborts. */
+  logs(signal: AbortSignal): AsyncIterable<CharonLogLine>;
+}
+
+type Payload =
+  | { kind: 'start' }
+  | { kind: 'stop' }
+  | { kind: 'load'; name: string; conn: ViciMessage; shared?: ViciMessage; hash: string; replace: boolean }
+  | { kind: 'unload'; name: string };
+
+/** How long a diagnosis stays on a link without a new failure once the SA is up again. */
+const DIAGNOSIS_TTL_MS = 10 * 60_000;
+
+export class IpsecDriver implements ModuleDriver {
+  readonly name = 'ipsec';
+  readonly linkTypes: readonly string[] = ['ipsec'];
+  private readonly changed = new EventEmitter();
+  private readonly stopped = new AbortController();
+  private readonly diagnoser = new IpsecDiagnoser();
+  /** Latest cause per link name. */
+  private readonly causes = new Map<string, { diagnosis: IpsecDiagnosis; at: number }>();
+  /** Links by the remote address they expect, to place findings charon logged before naming the SA. */
+  private byRemote = new Map<string, string>();
+  private following = false;
+
+  constructor(
+    private readonly ipsec: IpsecPort,
+    private readonly state: ModuleState,
+    private readonly log: PinoLogger,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  async start(): Promise<void> {
+    this.log.info(
+      { dataplane: this.ipsec.dataplane, reason: this.ipsec.reason },
+      'IPsec data plane selected',
+    );
+    // charon from an earlier run (our state says it ran): take it over now, so status works at once.
+    if (this.state.get('running') === '1') await this.ensureCharon();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped.abort();
+    await Promise.resolve();
+  }
+
+  detail(): string {
+    return this.ipsec.dataplane === 'kernel'
+      ? `charon, kernel ESP: ${this.ipsec.reason}`
+      : `charon with kernel-libipsec (${this.ipsec.interfaceName ?? 'ipsec0'}): ${this.ipsec.reason}`;
+  }
+
+  /** A change behind the document's back: charon restarted, an SA went up or down. */
+  notifyChange(what: string): void {
+    this.changed.emit('change', what);
+  }
+
+  async *changes(): AsyncIterable<string> {
+    try {
+      for await (const [what] of on(this.changed, 'change', { signal: this.stopped.signal }))
+        yield String(what);
+    } catch (err) {
+      if (!this.stopped.signal.aborted) throw err;
+    }
+  }
+
+  /** The interface an IPsec link's traffic is routed into (kernel-libipsec's TUN), for the core. */
+  interfaceOf(): string | undefined {
+    return this.ipsec.interfaceName;
+  }
+
+  verify(doc: NormalizedDocument): FieldProblem[] {
+    return verifyIpsecLinks(doc);
+  }
+
+  private links(doc: NormalizedDocument): IpsecLink[] {
+    return doc.links.filter(isIpsec).filter((l) => l.enabled !== false);
+  }
+
+  async plan(doc: NormalizedDocument): Promise<DriverStep[]> {
+    const links = this.links(doc);
+    this.byRemote = new Map(
+      links.flatMap((l) => {
+        const host = connSpecOf(doc, l).remoteAddrs[0];
+        return host && host !== '%any' ? [[host, l.name] as const] : [];
+      }),
+    );
+    const steps: DriverStep[] = [];
+    const step = (
+      op: 'create' | 'update' | 'delete',
+      target: string,
+      summary: string,
+      payload: Payload,
+    ): void => {
+      steps.push({ action: { module: this.name, op, target, summary }, payload });
+    };
+    const running = this.ipsec.isRunning();
+    if (links.length === 0) {
+      if (running) step('delete', 'charon', 'stop charon: no IPsec link left', { kind: 'stop' });
+      for (const name of this.loadedNames())
+        step('delete', `connection ${name}`, `forget connection ${name}`, { kind: 'unload', name });
+      return steps;
+    }
+    if (!running) step('create', 'charon', `start charon (${this.ipsec.dataplane})`, { kind: 'start' });
+    const observed = running ? new Set(await this.ipsec.connections()) : new Set<string>();
+    const desired = new Set<string>();
+    for (const link of links) {
+      desired.add(link.name);
+      const spec = connSpecOf(doc, link);
+      const conn = loadConnMessage(spec);
+      const psk = link.ipsec?.preshared_key;
+      const shared = psk !== undefined ? loadSharedMessage(spec, psk) : undefined;
+      // The hash covers the key too (never stored itself), so a changed PSK reloads the connection.
+      const hash = createHash('sha256')
+        .update(JSON.stringify([conn, shared ?? null]))
+        .digest('hex');
+      const loaded = this.state.get(`conn:${link.name}`);
+      if (!observed.has(link.name) || loaded !== hash) {
+        const replace = observed.has(link.name) && loaded !== undefined && loaded !== hash;
+        step(
+          replace ? 'update' : 'create',
+          `connection ${link.name}`,
+          `${replace ? 'reload' : 'load'} IPsec connection ${link.name} (${spec.version}, ${spec.startAction === 'initiate' ? 'initiates' : 'waits'})`,
+          { kind: 'load', name: link.name, conn, ...(shared ? { shared } : {}), hash, replace },
+        );
+      }
+    }
+    for (const name of new Set([...observed, ...this.loadedNames()])) {
+      if (!desired.has(name))
+        step('delete', `connection ${name}`, `unload IPsec connection ${name}`, { kind: 'unload', name });
+    }
+    return steps;
+  }
+
+  private loadedNames(): string[] {
+    return this.state
+      .entries()
+      .filter(([k]) => k.startsWith('conn:'))
+      .map(([k]) => k.slice(5));
+  }
+
+  async apply(steps: DriverStep[]): Promise<void> {
+    for (const s of steps) {
+      const p = s.payload as Payload;
+      try {
+        switch (p.kind) {
+          case 'start':
+            await this.ensureCharon();
+            break;
+          case 'stop':
+            await this.ipsec.stop();
+            this.state.delete('running');
+            break;
+          case 'load':
+            // A changed connection is unloaded first, so its SAs go and the new one starts clean.
+            if (p.replace) await this.ipsec.unloadConn(p.name);
+            if (p.shared) await this.ipsec.loadShared(p.shared);
+            await this.ipsec.loadConn(p.conn);
+            this.state.set(`conn:${p.name}`, p.hash);
+            break;
+          case 'unload':
+            if (this.ipsec.isRunning()) {
+              await this.ipsec.unloadConn(p.name);
+              await this.ipsec.unloadShared(sharedKeyId(p.name)).catch(() => undefined);
+            }
+            this.state.delete(`conn:${p.name}`);
+            this.causes.delete(p.name);
+            break;
+        }
+      } catch (err) {
+        throw new StepFailedError(s.action, err);
+      }
+    }
+  }
+
+  private async ensureCharon(): Promise<void> {
+    await this.ipsec.start();
+    this.state.set('running', '1');
+    if (!this.following) {
+      this.following = true;
+      void this.followLogs();
+    }
+  }
+
+  /** Reads charon's log into the diagnoser; a finding becomes the link's cause and a state change. */
+  private async followLogs(): Promise<void> {
+    try {
+      for await (const line of this.ipsec.logs(this.stopped.signal)) {
+        if (/^CHILD_SA \S+ established/.test(line.msg) && line.ikeName) {
+          this.causes.delete(line.ikeName);
+          this.notifyChange(`IPsec ${line.ikeName} established`);
+        }
+        const finding = this.diagnoser.observe(line);
+        if (!finding) continue;
+        const link = finding.connection ?? (finding.remote ? this.byRemote.get(finding.remote) : undefined);
+        if (!link) {
+          this.log.warn({ remote: finding.remote, cause: finding.diagnosis.code }, finding.diagnosis.message);
+          continue;
+        }
+        const previous = this.causes.get(link);
+        this.causes.set(link, { diagnosis: finding.diagnosis, at: this.now().getTime() });
+        if (previous?.diagnosis.code !== finding.diagnosis.code) {
+          this.log.warn({ link, cause: finding.diagnosis.code }, finding.diagnosis.message);
+          this.notifyChange(`IPsec ${link}: ${finding.diagnosis.code}`);
+        }
+      }
+    } catch (err) {
+      if (!this.stopped.signal.aborted) this.log.error({ err: String(err) }, 'stopped reading charon’s log');
+    } finally {
+      this.following = false;
+    }
+  }
+
+  async linkStatus(doc: NormalizedDocument): Promise<LinkStatus[]> {
+    const links = doc.links.filter(isIpsec);
+    if (links.length === 0) return [];
+    const sas = this.ipsec.isRunning() ? await this.ipsec.listSas().catch(() => []) : [];
+    const now = this.now().getTime();
+    return links.map((link): LinkStatus => {
+      const base = { name: link.name, type: 'ipsec' as const, interface: this.ipsec.interfaceName ?? null };
+      if (link.enabled === false)
+        return { ...base, state: 'disabled', rx_bytes: 0, tx_bytes: 0, diagnosis: null, ipsec: null };
+      const mine = sas.filter((sa) => sa.connection === link.name);
+      const sa = mine.find((x) => x.state === 'ESTABLISHED') ?? mine[0];
+      const child = sa?.children.find((c) => c.state === 'INSTALLED') ?? sa?.children[0];
+      const cause = this.causes.get(link.name);
+      const up = child?.state === 'INSTALLED';
+      const diagnosis =
+        cause && (!up || now - cause.at < 5_000) && now - cause.at < DIAGNOSIS_TTL_MS
+          ? cause.diagnosis
+          : undefined;
+      const state: LinkStatus['state'] = up ? 'up' : diagnosis ? 'down' : 'connecting';
+      const established =
+        sa?.establishedSeconds !== undefined
+          ? new Date(now - sa.establishedSeconds * 1000).toISOString()
+          : null;
+      return {
+        ...base,
+        state,
+        established_at: up ? established : null,
+        rx_bytes: child?.bytesIn ?? 0,
+        tx_bytes: child?.bytesOut ?? 0,
+        endpoint: sa?.remoteHost ? `${sa.remoteHost}:${sa.remotePort ?? 500}` : null,
+        diagnosis: diagnosis
+          ? { code: diagnosis.code, message: diagnosis.message, fix: diagnosis.fix }
+          : up
+            ? null
+            : sa
+              ? {
+                  code: 'negotiating',
+                  message: `IKE_SA ${sa.state}${child ? `, CHILD_SA ${child.state}` : ', no CHILD_SA yet'}`,
+                  fix: 'wait a few seconds; if it stays, see the log',
+                }
+              : {
+                  code: 'no-sa',
+                  message: 'no IKE_SA with the peer yet',
+                  fix: 'the side with start_action "initiate" starts it; check that one side has remote_endpoint',
+                },
+        ipsec: sa
+          ? {
+              ike_state: sa.state,
+              ike_version: sa.version,
+              ike_proposal: sa.proposal ?? null,
+              child_state: child?.state ?? null,
+              esp_proposal: child?.proposal ?? null,
+              spi_in: child?.spiIn ?? null,
+              spi_out: child?.spiOut ?? null,
+              nat_t: sa.encap,
+            }
+          : null,
+      };
+    });
+  }
+
+  async cleanup(): Promise<void> {
+    if (this.ipsec.isRunning()) await this.ipsec.stop();
+    for (const [k] of this.state.entries())
+      if (k.startsWith('conn:') || k === 'running') this.state.delete(k);
+  }
+}
