@@ -64,3 +64,24 @@ export {
 } from './vici/vici.session.js';
 export { ViciClient, ViciEventStream } from './vici/vici.commands.js';
 export type * from './vici/vici.types.js';
+// charon supervision (the appliance's own charon) and the data plane choice
+export {
+  renderStrongswanConf,
+  pluginsFor,
+  type IpsecDataplane,
+  type StrongswanConfOptions,
+} from './daemon/strongswan-conf.js';
+export {
+  detectDataplane,
+  SystemDataplaneProbe,
+  type DataplaneChoice,
+  type DataplaneDetection,
+  type DataplaneProbe,
+} from './daemon/dataplane.detect.js';
+export {
+  CharonSupervisor,
+  CHARON_PATHS,
+  viciAnswers,
+  type CharonEvent,
+  type CharonSupervisorOptions,
+} from './daemon/charon.supervisor.js';
