@@ -49,6 +49,7 @@ describe('appliance (in-process, real kernel)', () => {
       driftIntervalSeconds: 30,
       configFile: undefined,
       wireguardImplementation: 'auto',
+      ipsecDataplane: 'auto',
     });
     await app.listen(0, '127.0.0.1');
     base = `${await app.getUrl()}/api/v1`.replace('[::1]', '127.0.0.1');

@@ -84,7 +84,13 @@ export class AppModule {
           provide: MODULE_DRIVERS,
           inject: [DesiredStateStore, PARAMS_PROVIDER_TOKEN],
           useFactory: (store: DesiredStateStore, params: Params) =>
-            createModuleDrivers(boot, store, new PinoLogger(params), new PinoLogger(params)),
+            createModuleDrivers(
+              boot,
+              store,
+              new PinoLogger(params),
+              new PinoLogger(params),
+              new PinoLogger(params),
+            ),
         },
         {
           provide: WireGuardDriver,

@@ -3,6 +3,7 @@ import { ConflictError, InvalidArgumentError } from '../common/errors.js';
 import { ConfigService } from '../desired-state/config.service.js';
 import type { Link } from '../desired-state/document.js';
 import { ResourceService } from '../desired-state/resource.service.js';
+import { ipsecBundle, ipsecSwanctl } from '../drivers/ipsec.conn-spec.js';
 import { interfaceOf, WireGuardDriver } from '../drivers/wireguard.driver.js';
 import { weftBundle, wgQuick } from '../drivers/wireguard.peer-config.js';
 
@@ -27,6 +28,10 @@ export class PeerConfigService {
     const fits = FORMATS[link.type] ?? ['weft'];
     if (!fits.includes(format)) {
       throw new ConflictError(`format ${format} does not fit a ${link.type} link: use ${fits.join(' or ')}`);
+    }
+    if (link.type === 'ipsec') {
+      const doc = this.config.active().document;
+      return format === 'swanctl' ? ipsecSwanctl(doc, link) : ipsecBundle(doc, link);
     }
     if (link.type !== 'wireguard' || !this.wireguard) {
       throw new InvalidArgumentError(`peer-config for ${link.type} links comes with the ${link.type} module`);

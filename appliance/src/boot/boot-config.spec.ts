@@ -22,6 +22,7 @@ describe('parseCommand', () => {
       driftIntervalSeconds: 30,
       configFile: undefined,
       wireguardImplementation: 'auto',
+      ipsecDataplane: 'auto',
     });
   });
 

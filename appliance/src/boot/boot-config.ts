@@ -16,6 +16,8 @@ export interface BootConfig {
   configFile: string | undefined;
   /** WireGuard path: `auto` detects (kernel module if present, else wireguard-go). */
   wireguardImplementation: 'auto' | 'kernel' | 'userspace';
+  /** IPsec data plane: `auto` detects (kernel ESP if the kernel holds ESP states, else kernel-libipsec). */
+  ipsecDataplane: 'auto' | 'kernel' | 'libipsec';
 }
 
 export type Command =
@@ -28,11 +30,11 @@ export class BootConfigError extends Error {}
 
 export const USAGE = `usage:
   weft serve   --data-dir DIR --listen ADDR:PORT [--config FILE] [--log-level LEVEL] [--drift-interval SECONDS]
-               [--wireguard auto|kernel|userspace]
+               [--wireguard auto|kernel|userspace] [--ipsec auto|kernel|libipsec]
   weft cleanup --data-dir DIR      remove every route, rule and object Weft owns from the kernel
   weft version | help
 
-The config file (YAML or JSON) may set: data_dir, listen, log_level, drift_interval, wireguard.
+The config file (YAML or JSON) may set: data_dir, listen, log_level, drift_interval, wireguard, ipsec.
 The command line wins over the file.`;
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -67,6 +69,7 @@ export function parseCommand(
         'log-level': { type: 'string' },
         'drift-interval': { type: 'string' },
         wireguard: { type: 'string' },
+        ipsec: { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -86,7 +89,7 @@ export function parseCommand(
         `config file ${values.config}: ${err instanceof Error ? err.message : String(err)}`,
       );
     }
-    const known = ['data_dir', 'listen', 'log_level', 'drift_interval', 'wireguard'];
+    const known = ['data_dir', 'listen', 'log_level', 'drift_interval', 'wireguard', 'ipsec'];
     for (const key of Object.keys(file)) {
       if (!known.includes(key))
         throw new BootConfigError(
@@ -125,6 +128,10 @@ export function parseCommand(
   if (wireguard !== 'auto' && wireguard !== 'kernel' && wireguard !== 'userspace') {
     throw new BootConfigError(`wireguard "${wireguard}" is not one of auto, kernel, userspace`);
   }
+  const ipsec = str(values.ipsec, 'ipsec') ?? process.env.WEFT_IPSEC ?? 'auto';
+  if (ipsec !== 'auto' && ipsec !== 'kernel' && ipsec !== 'libipsec') {
+    throw new BootConfigError(`ipsec "${ipsec}" is not one of auto, kernel, libipsec`);
+  }
   if (name === 'serve' && values.listen === undefined && file.listen === undefined) {
     throw new BootConfigError(`--listen ADDR:PORT is required\n${USAGE}`);
   }
@@ -136,6 +143,7 @@ export function parseCommand(
     driftIntervalSeconds: drift,
     configFile: values.config,
     wireguardImplementation: wireguard,
+    ipsecDataplane: ipsec,
   };
   return { name, config };
 }

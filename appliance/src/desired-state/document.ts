@@ -75,6 +75,11 @@ export function carrySecrets(next: NormalizedDocument, previous: NormalizedDocum
         link.wireguard.preshared_key = old.wireguard.preshared_key;
       }
     }
+    if (link.type === 'ipsec' && old?.type === 'ipsec') {
+      const psk = old.ipsec?.preshared_key;
+      if (link.ipsec?.preshared_key === undefined && psk !== undefined)
+        link.ipsec = { ...link.ipsec, preshared_key: psk };
+    }
   }
 }
 
@@ -86,6 +91,12 @@ export function redactDocument(doc: NormalizedDocument): NormalizedDocument {
       const wg = link.wireguard as { preshared_key?: string; preshared_key_set?: boolean };
       wg.preshared_key_set = wg.preshared_key !== undefined;
       delete wg.preshared_key;
+    }
+    if (link.type === 'ipsec') {
+      const ipsec = (link.ipsec ?? {}) as { preshared_key?: string; preshared_key_set?: boolean };
+      ipsec.preshared_key_set = ipsec.preshared_key !== undefined;
+      delete ipsec.preshared_key;
+      link.ipsec = ipsec;
     }
   }
   return out;

@@ -10,6 +10,8 @@ import {
 } from '@weft/core';
 import { lookup } from 'node:dns/promises';
 import { mkdirSync } from 'node:fs';
+import { access } from 'node:fs/promises';
+import { CharonSupervisor, detectDataplane, renderStrongswanConf, SystemDataplaneProbe } from '@weft/ipsec';
 import { join } from 'node:path';
 import {
   createWireGuardConfigurer,
@@ -24,6 +26,8 @@ import type { BootConfig } from '../boot/boot-config.js';
 import type { DesiredStateStore } from '../desired-state/desired-state.store.js';
 import type { ModuleDriver } from '../reconciler/module-driver.js';
 import { CoreRoutingDriver, type RoutingPort } from './core-routing.driver.js';
+import { IpsecDriver } from './ipsec.driver.js';
+import { ViciIpsecPort } from './ipsec.port.js';
 import { interfaceOf, WireGuardDriver, type WireGuardEnv, type WireGuardPort } from './wireguard.driver.js';
 
 /** Kernel changes worth a drift check: anything in our table, rules, and interfaces coming and going. */
@@ -93,14 +97,60 @@ async function underlayMtu(
   return (await port.netlink.listLinks()).find((l) => l.index === def.ifindex)?.mtu;
 }
 
+/** The appliance's charon: its runtime dir under the data dir, the data plane detected (or forced). */
+async function createIpsecDriver(
+  boot: BootConfig,
+  store: DesiredStateStore,
+  log: PinoLogger,
+): Promise<IpsecDriver> {
+  const dir = join(boot.dataDir, 'ipsec');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const processes = new NodeProcessRunner();
+  const exists = (path: string): Promise<boolean> =>
+    access(path).then(
+      () => true,
+      () => false,
+    );
+  const detection = await detectDataplane(new SystemDataplaneProbe(processes, exists), boot.ipsecDataplane);
+  const viciSocket = join(dir, 'charon.vici');
+  const logFile = join(dir, 'charon.log');
+  const made: { driver?: IpsecDriver } = {};
+  const supervisor = new CharonSupervisor({
+    processes,
+    files: new NodeFileAdapter(),
+    confFile: join(dir, 'strongswan.conf'),
+    confText: renderStrongswanConf({ viciSocket, dataplane: detection.kind, logFile }),
+    viciSocket,
+    logFile,
+    onEvent: (e) => {
+      log.info({ event: e }, `charon ${e.type}`);
+      // A restarted charon holds no connection: the drift check loads them again.
+      if (e.type === 'restarted' || e.type === 'adopted') made.driver?.notifyChange(`charon ${e.type}`);
+    },
+  });
+  const port = new ViciIpsecPort({
+    dataplane: detection.kind,
+    reason: detection.reason,
+    interfaceName: detection.kind === 'libipsec' ? 'ipsec0' : undefined,
+    viciSocket,
+    start: () => supervisor.start(),
+    stop: () => supervisor.stop(),
+    isRunning: () => supervisor.isRunning(),
+  });
+  made.driver = new IpsecDriver(port, store.moduleState('ipsec'), log);
+  return made.driver;
+}
+
 export async function createModuleDrivers(
   boot: BootConfig,
   store: DesiredStateStore,
   wgLog: PinoLogger,
   coreLog: PinoLogger,
+  ipsecLog: PinoLogger,
 ): Promise<ModuleDriver[]> {
   wgLog.setContext(WireGuardDriver.name);
   coreLog.setContext(CoreRoutingDriver.name);
+  ipsecLog.setContext(IpsecDriver.name);
   const routing = new NetlinkRoutingPort();
   // The driver is made after the configurer, whose events it must hear.
   const made: { driver?: WireGuardDriver } = {};
@@ -144,7 +194,11 @@ export async function createModuleDrivers(
   };
   const driver = new WireGuardDriver(port, store.moduleState('wireguard'), env, wgLog);
   made.driver = driver;
-  return [driver, new CoreRoutingDriver(routing, interfaceOf, coreLog)];
+  const ipsec = await createIpsecDriver(boot, store, ipsecLog);
+  // Where the core routes a link's remote subnets: the WireGuard device, or libipsec's TUN.
+  const linkInterface = (link: Parameters<typeof interfaceOf>[0]): string | undefined =>
+    link.type === 'ipsec' ? ipsec.interfaceOf() : interfaceOf(link);
+  return [driver, ipsec, new CoreRoutingDriver(routing, linkInterface, coreLog)];
 }
 
 /** `weft cleanup`: remove everything every module owns from the kernel. */

@@ -106,9 +106,13 @@ export class IpsecDriver implements ModuleDriver {
     if (this.state.get('running') === '1') await this.ensureCharon();
   }
 
+  /**
+   * The appliance is stopping: so is its charon. Tunnels are down until the appliance is back (and
+   * loads them again); a charon left behind would outlive the namespaces of a lab.
+   */
   async stop(): Promise<void> {
     this.stopped.abort();
-    await Promise.resolve();
+    if (this.ipsec.isRunning()) await this.ipsec.stop();
   }
 
   detail(): string {

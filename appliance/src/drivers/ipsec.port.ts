@@ -1,0 +1,172 @@
+// The IPsec driver's port, made of @weft/ipsec's parts: a charon process (supervised) and a VICI
+// session to it, reconnected whenever charon was restarted.
+import {
+  ViciClient,
+  ViciCommandFailedError,
+  ViciSession,
+  type ViciIkeSa,
+  type ViciInput,
+  type ViciSharedSecret,
+} from '@weft/ipsec';
+import type { CharonLogLine } from '@weft/ipsec';
+import type { IpsecIkeSa, IpsecPort, ViciMessage } from './ipsec.driver.js';
+
+/** The charon process, as the supervisor in @weft/ipsec runs it. */
+export interface CharonControl {
+  readonly dataplane: 'kernel' | 'libipsec';
+  readonly reason: string;
+  /** kernel-libipsec's TUN device; undefined on the kernel path. */
+  readonly interfaceName: string | undefined;
+  readonly viciSocket: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  isRunning(): boolean;
+}
+
+const POLL_MS = 500;
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+      { once: true },
+    );
+  });
+}
+
+function proposalOf(sa: ViciIkeSa): string | undefined {
+  const r = sa.raw;
+  const pick = (k: string): string | undefined => (typeof r[k] === 'string' ? r[k] : undefined);
+  const encr = pick('encr-alg');
+  if (!encr) return undefined;
+  const size = pick('encr-keysize');
+  return [size ? `${encr}-${size}` : encr, pick('integ-alg'), pick('prf-alg'), pick('dh-group')]
+    .filter(Boolean)
+    .join('/');
+}
+
+export class ViciIpsecPort implements IpsecPort {
+  private session: ViciSession | undefined;
+
+  constructor(private readonly charon: CharonControl) {}
+
+  get dataplane(): 'kernel' | 'libipsec' {
+    return this.charon.dataplane;
+  }
+  get reason(): string {
+    return this.charon.reason;
+  }
+  get interfaceName(): string | undefined {
+    return this.charon.interfaceName;
+  }
+
+  async start(): Promise<void> {
+    await this.charon.start();
+    await this.client();
+  }
+
+  async stop(): Promise<void> {
+    this.session?.close();
+    this.session = undefined;
+    await this.charon.stop();
+  }
+
+  isRunning(): boolean {
+    return this.charon.isRunning();
+  }
+
+  /** A client on a live session; a restarted charon gets a new connection. */
+  private async client(): Promise<ViciClient> {
+    if (!this.session || this.session.isClosed) {
+      this.session = await ViciSession.connect(this.charon.viciSocket, { timeoutMs: 10_000 });
+    }
+    return new ViciClient(this.session);
+  }
+
+  async loadShared(message: ViciMessage): Promise<void> {
+    await (await this.client()).loadShared(message as unknown as ViciSharedSecret);
+  }
+
+  async unloadShared(id: string): Promise<void> {
+    await (await this.client()).unloadShared(id);
+  }
+
+  async loadConn(message: ViciMessage): Promise<void> {
+    const client = await this.client();
+    for (const [name, config] of Object.entries(message)) await client.loadConn(name, config as ViciInput);
+  }
+
+  async unloadConn(name: string): Promise<void> {
+    try {
+      await (await this.client()).unloadConn(name);
+    } catch (err) {
+      // Already gone (charon restarted without it): the goal is reached.
+      if (!(err instanceof ViciCommandFailedError && err.kind === 'not-found')) throw err;
+    }
+  }
+
+  async connections(): Promise<string[]> {
+    return (await this.client()).getConns();
+  }
+
+  async listSas(): Promise<IpsecIkeSa[]> {
+    const sas = await (await this.client()).listSas();
+    return sas.map((sa) => {
+      const out: IpsecIkeSa = {
+        connection: sa.name,
+        uniqueId: String(sa.uniqueId ?? ''),
+        state: sa.state,
+        version: sa.version ?? 2,
+        encap: sa.natAny || sa.childSas.some((c) => c.encap),
+        children: sa.childSas.map((c) => ({
+          name: c.name,
+          state: c.state,
+          bytesIn: c.bytesIn,
+          bytesOut: c.bytesOut,
+          ...(c.spiIn ? { spiIn: c.spiIn } : {}),
+          ...(c.spiOut ? { spiOut: c.spiOut } : {}),
+          ...(c.encrAlg ? { proposal: c.encrAlg } : {}),
+        })),
+      };
+      if (sa.remoteHost !== undefined) out.remoteHost = sa.remoteHost;
+      if (sa.remotePort !== undefined) out.remotePort = sa.remotePort;
+      if (sa.establishedSeconds !== undefined) out.establishedSeconds = sa.establishedSeconds;
+      const proposal = proposalOf(sa);
+      if (proposal) out.proposal = proposal;
+      return out;
+    });
+  }
+
+  /** charon's `log` events, resubscribed after every restart, until `signal` aborts. */
+  async *logs(signal: AbortSignal): AsyncIterable<CharonLogLine> {
+    while (!signal.aborted) {
+      if (!this.charon.isRunning()) {
+        await sleep(POLL_MS, signal);
+        continue;
+      }
+      let stream: Awaited<ReturnType<ViciClient['subscribeLog']>> | undefined;
+      try {
+        // A session of its own: a long subscription must not wait behind commands, nor they behind it.
+        const session = await ViciSession.connect(this.charon.viciSocket, { timeoutMs: 10_000 });
+        stream = await new ViciClient(session).subscribeLog({ signal });
+        for await (const line of stream) {
+          const out: CharonLogLine = { msg: line.message, group: line.group };
+          if (line.ikeSaName !== undefined) out.ikeName = line.ikeSaName;
+          if (line.ikeSaUniqueId !== undefined) out.ikeId = String(line.ikeSaUniqueId);
+          yield out;
+        }
+        session.close();
+      } catch {
+        // charon went away or is not ready yet: try again shortly.
+      } finally {
+        await stream?.close().catch(() => undefined);
+      }
+      await sleep(POLL_MS, signal);
+    }
+  }
+}
