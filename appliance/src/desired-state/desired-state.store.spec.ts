@@ -96,6 +96,12 @@ describe('DesiredStateStore', () => {
     assert.deepEqual(wg.entries(), [['port:wg-b', '51821']]);
     wg.delete('port:wg-b');
     assert.equal(wg.get('port:wg-b'), undefined);
+    wg.update({ a: '1', b: '2' });
+    wg.update({ c: '3' }, ['a']);
+    assert.deepEqual(wg.entries(), [
+      ['b', '2'],
+      ['c', '3'],
+    ]);
     dispose();
   });
 

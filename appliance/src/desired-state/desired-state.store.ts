@@ -23,6 +23,8 @@ export interface ModuleState {
   entries(): (readonly [string, string])[];
   set(key: string, value: string): void;
   delete(key: string): void;
+  /** Many sets and deletes in one transaction: one synchronous write instead of one per key. */
+  update(set: Readonly<Record<string, string>>, remove?: readonly string[]): void;
 }
 
 export type RevisionSummaryRecord = Omit<RevisionRecord, 'document' | 'plan'>;
@@ -232,6 +234,10 @@ export class DesiredStateStore {
       delete: (key) => {
         del.run(module, key);
       },
+      update: this.db.transaction((set: Readonly<Record<string, string>>, remove: readonly string[] = []) => {
+        for (const key of remove) del.run(module, key);
+        for (const [key, value] of Object.entries(set)) put.run(module, key, value);
+      }),
     };
   }
 

@@ -2,26 +2,11 @@ import assert from 'node:assert/strict';
 import { EventEmitter, on } from 'node:events';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { CharonLogLine } from '@weft/ipsec';
-import type { ModuleState } from '../desired-state/desired-state.store.js';
 import { normalize, type Link } from '../desired-state/document.js';
-import { silentLogger } from '../testing/doubles.js';
+import { MemoryModuleState, silentLogger } from '../testing/doubles.js';
 import { IpsecDriver, type IpsecIkeSa, type IpsecPort, type ViciMessage } from './ipsec.driver.js';
 
-class MemoryState implements ModuleState {
-  readonly map = new Map<string, string>();
-  get(k: string) {
-    return this.map.get(k);
-  }
-  entries() {
-    return [...this.map.entries()].sort();
-  }
-  set(k: string, v: string) {
-    this.map.set(k, v);
-  }
-  delete(k: string) {
-    this.map.delete(k);
-  }
-}
+const MemoryState = MemoryModuleState;
 
 class FakeCharon implements IpsecPort {
   readonly dataplane = 'libipsec' as const;
@@ -99,7 +84,7 @@ const doc = (links: Link[]) =>
 
 describe('IpsecDriver', () => {
   let charon: FakeCharon;
-  let state: MemoryState;
+  let state: MemoryModuleState;
   let driver: IpsecDriver;
   const now = new Date('2026-01-01T00:00:00Z');
 

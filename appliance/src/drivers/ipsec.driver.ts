@@ -211,6 +211,21 @@ export class IpsecDriver implements ModuleDriver {
   }
 
   async apply(steps: DriverStep[]): Promise<void> {
+    // What charon now holds, written in one transaction at the end (also after a failed step).
+    const loaded: Record<string, string> = {};
+    const unloaded: string[] = [];
+    try {
+      await this.applySteps(steps, loaded, unloaded);
+    } finally {
+      this.state.update(loaded, unloaded);
+    }
+  }
+
+  private async applySteps(
+    steps: DriverStep[],
+    loaded: Record<string, string>,
+    unloaded: string[],
+  ): Promise<void> {
     for (const s of steps) {
       const p = s.payload as Payload;
       try {
@@ -227,14 +242,15 @@ export class IpsecDriver implements ModuleDriver {
             if (p.replace) await this.ipsec.unloadConn(p.name);
             if (p.shared) await this.ipsec.loadShared(p.shared);
             await this.ipsec.loadConn(p.conn);
-            this.state.set(`conn:${p.name}`, p.hash);
+            loaded[`conn:${p.name}`] = p.hash;
             break;
           case 'unload':
             if (this.ipsec.isRunning()) {
               await this.ipsec.unloadConn(p.name);
               await this.ipsec.unloadShared(sharedKeyId(p.name)).catch(() => undefined);
             }
-            this.state.delete(`conn:${p.name}`);
+            unloaded.push(`conn:${p.name}`);
+            delete loaded[`conn:${p.name}`];
             this.causes.delete(p.name);
             break;
         }

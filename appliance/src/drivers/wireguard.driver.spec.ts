@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { EventEmitter, on } from 'node:events';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import type { ModuleState } from '../desired-state/desired-state.store.js';
 import { normalize, type Link, type NormalizedDocument } from '../desired-state/document.js';
-import { silentLogger } from '../testing/doubles.js';
+import { MemoryModuleState, silentLogger } from '../testing/doubles.js';
 import { weftBundle, wgQuick } from './wireguard.peer-config.js';
 import {
   WireGuardDriver,
@@ -17,21 +16,7 @@ import {
 const KEY_B = 'hSDKNBtoKaEvJ1i2Nn3l0TgjQYsITr0XC0eNyjk3X24=';
 const KEY_C = 'cLfR0KmN7f0ZQ8sC8bUXpk4h6cWZ2ZQmT2GqF2xk6k0=';
 
-class MemoryState implements ModuleState {
-  readonly map = new Map<string, string>();
-  get(k: string) {
-    return this.map.get(k);
-  }
-  entries() {
-    return [...this.map.entries()].sort();
-  }
-  set(k: string, v: string) {
-    this.map.set(k, v);
-  }
-  delete(k: string) {
-    this.map.delete(k);
-  }
-}
+const MemoryState = MemoryModuleState;
 
 class FakeWg implements WireGuardPort {
   readonly kind = 'userspace' as const;
@@ -114,7 +99,7 @@ function doc(links: Link[]): NormalizedDocument {
 
 describe('WireGuardDriver', () => {
   let fake: FakeWg;
-  let state: MemoryState;
+  let state: MemoryModuleState;
   let driver: WireGuardDriver;
   let addresses: EventEmitter;
   const now = new Date('2026-01-01T00:00:00Z');

@@ -1,4 +1,5 @@
 // Strict test doubles shared by the unit specs.
+import type { ModuleState } from '../desired-state/desired-state.store.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -119,5 +120,26 @@ export class FakeRoutesDriver implements ModuleDriver {
   cleanup(): Promise<void> {
     this.installed.clear();
     return Promise.resolve();
+  }
+}
+
+/** A module's key/value state in memory, for driver unit tests. */
+export class MemoryModuleState implements ModuleState {
+  readonly map = new Map<string, string>();
+  get(k: string): string | undefined {
+    return this.map.get(k);
+  }
+  entries(): (readonly [string, string])[] {
+    return [...this.map.entries()].sort();
+  }
+  set(k: string, v: string): void {
+    this.map.set(k, v);
+  }
+  delete(k: string): void {
+    this.map.delete(k);
+  }
+  update(set: Readonly<Record<string, string>>, remove: readonly string[] = []): void {
+    for (const k of remove) this.map.delete(k);
+    for (const [k, v] of Object.entries(set)) this.map.set(k, v);
   }
 }
