@@ -6,68 +6,26 @@
 //     `wg syncconf` with the same peers on a hand-made device of the same gateway (informational: the
 //     configurer-level comparison is wireguard-peers.bench).
 // Run as root from the repository: `npm run -w @weft/bench wireguard` (or `make bench`).
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { applySiteSettings, Lab, linkWireGuard, run, waitFor, type Site } from '@weft/e2e';
+import {
+  alternate,
+  iperf,
+  median,
+  ping,
+  ROUNDS,
+  SECONDS,
+  startInAppliance,
+  stopProcess,
+} from './lab-bench.js';
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const PEERS = Number(process.env.BENCH_PEERS ?? 1000);
 const HAND_PORT = 51900;
 /** A table of the gateway's nobody else uses, for the hand-made routes. */
 const SCRATCH_TABLE = 7399;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? NaN;
-}
-
-async function ping(from: Site, address: string): Promise<boolean> {
-  try {
-    await from.lanExec(['ping', '-n', '-q', '-c', '1', '-W', '1', address]);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** One iperf3 run LAN a → LAN b; Mbit/s received. */
-async function iperf(a: Site, b: Site): Promise<number> {
-  const server = spawn('ip', ['netns', 'exec', b.lanNetns, 'iperf3', '-s', '-1', '-B', b.lanHost], {
-    stdio: 'ignore',
-  });
-  try {
-    // The server may not listen yet: iperf3 then reports an error (in its JSON), and we try again.
-    const bps = await waitFor(
-      async () => {
-        try {
-          const { stdout } = await a.lanExec(['iperf3', '-c', b.lanHost, '-t', String(SECONDS), '-J'], {
-            timeoutMs: (SECONDS + 20) * 1000,
-          });
-          const report = JSON.parse(stdout) as {
-            error?: string;
-            end?: { sum_received?: { bits_per_second?: number } };
-          };
-          return report.error ? undefined : report.end?.sum_received?.bits_per_second;
-        } catch {
-          return undefined;
-        }
-      },
-      {
-        what: 'iperf3 through the tunnel',
-        until: (v) => v !== undefined && v > 0,
-        timeoutMs: 10_000 + SECONDS * 1000,
-        intervalMs: 200,
-      },
-    );
-    if (bps === undefined) throw new Error('iperf3 reported no throughput');
-    return bps / 1e6;
-  } finally {
-    server.kill('SIGTERM');
-  }
-}
 
 async function wgKeys(): Promise<{ priv: string; pub: string }> {
   const priv = (await run(['wg', 'genkey'])).stdout.trim();
@@ -75,26 +33,8 @@ async function wgKeys(): Promise<{ priv: string; pub: string }> {
   return { priv, pub };
 }
 
-/**
- * wireguard-go in the foreground inside the appliance's namespaces (its private /run); ended by PID.
- * In a session of its own, as Weft's supervisor (and systemd) start it: with sched_autogroup on, a
- * wireguard-go left in this process's session shares one CPU group with both iperf3 ends and, on two
- * vCPUs, moves ≈ 15 % more — a scheduling artifact of the bench, not a property of either setup.
- */
 function startWireGuardGo(site: Site, ifname: string): ChildProcess {
-  const pid = site.pid;
-  if (pid === undefined) throw new Error(`site ${site.name}: no appliance`);
-  return spawn('nsenter', ['-t', String(pid), '-m', '-n', '--', 'wireguard-go', '-f', ifname], {
-    stdio: 'ignore',
-    detached: true,
-  });
-}
-
-async function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await exited;
+  return startInAppliance(site, ['wireguard-go', '-f', ifname]);
 }
 
 /** The hand-made tunnel: what an operator types, with the MTU Weft chose so only management differs. */
@@ -145,28 +85,12 @@ async function handTunnel(a: Site, b: Site, mtu: number): Promise<() => Promise<
 }
 
 async function throughput(a: Site, b: Site): Promise<void> {
-  const weft: number[] = [];
-  const hand: number[] = [];
   let mtu = 0;
-  const byHand = async (): Promise<void> => {
-    const down = await handTunnel(a, b, mtu || 1440);
-    try {
-      await waitFor(() => ping(a, b.lanHost), {
-        what: 'ping through the hand-made tunnel',
-        timeoutMs: 15_000,
-      });
-      hand.push(await iperf(a, b));
-    } finally {
-      await down();
-    }
-  };
-  for (let round = 0; round < ROUNDS; round++) {
-    // Alternate which goes first: the first run of a round may differ on this shared machine.
-    if (round % 2 === 1) await byHand();
+  const byWeft = async (): Promise<number> => {
     const pair = await linkWireGuard(a, b);
     await waitFor(() => ping(a, b.lanHost), { what: 'ping through the Weft link', timeoutMs: 15_000 });
     mtu = Number((await a.applianceExec(['cat', `/sys/class/net/wg-${pair.onA}/mtu`])).stdout.trim());
-    weft.push(await iperf(a, b));
+    const mbps = await iperf(a, b);
     for (const [site, name] of [
       [a, pair.onA],
       [b, pair.onB],
@@ -174,14 +98,21 @@ async function throughput(a: Site, b: Site): Promise<void> {
       const res = await site.api.delete(`/links/${name}`);
       if (res.status !== 200) throw new Error(`delete ${name}: ${res.status} ${JSON.stringify(res.body)}`);
     }
-
-    if (round % 2 === 0) await byHand();
-    console.log(
-      `round ${round + 1}: weft ${weft.at(-1)?.toFixed(0)} Mbit/s, by hand ${hand.at(-1)?.toFixed(0)} Mbit/s`,
-    );
-  }
-  const w = median(weft);
-  const h = median(hand);
+    return mbps;
+  };
+  const byHand = async (): Promise<number> => {
+    const down = await handTunnel(a, b, mtu || 1440);
+    try {
+      await waitFor(() => ping(a, b.lanHost), {
+        what: 'ping through the hand-made tunnel',
+        timeoutMs: 15_000,
+      });
+      return await iperf(a, b);
+    } finally {
+      await down();
+    }
+  };
+  const { weft: w, hand: h } = await alternate('wireguard Mbit/s', byWeft, byHand);
   console.log(`iperf3 LAN→LAN, one TCP stream, ${SECONDS} s × ${ROUNDS} rounds (medians), MTU ${mtu}`);
   console.log(`baseline  wireguard-go set up by hand   ${h.toFixed(0)} Mbit/s`);
   console.log(
