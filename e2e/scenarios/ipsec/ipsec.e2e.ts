@@ -153,6 +153,29 @@ describe('IPsec links', { timeout: 300_000 }, () => {
     assert.equal((await a.api.get('/config')).headers.etag, etag, 'no config change');
   });
 
+  it('IKEv1 main mode for a legacy peer: the same link, re-made with version ikev1, carries traffic', async () => {
+    const current = (await a.api.get<Json>('/links/to-b')).body;
+    const v1 = { ...current, ipsec: { ...(current.ipsec as Json), version: 'ikev1', preshared_key: PSK } };
+    delete (v1.ipsec as Json).preshared_key_set;
+    assert.equal((await a.api.put('/links/to-b', v1)).status, 200);
+    const legacyBundle = (await a.api.get<Json>('/links/to-b/peer-config?format=weft')).body;
+    assert.equal((legacyBundle.ipsec as Json).version, 'ikev1');
+    assert.equal((await b.api.put('/links/site-a', legacyBundle)).status, 200);
+    const status = await waitFor(() => linkStatus(a, 'to-b'), {
+      what: 'to-b up over IKEv1',
+      until: (s) => s.state === 'up' && (s.ipsec as Json | null)?.ike_version === 1,
+      timeoutMs: 30_000,
+      intervalMs: 500,
+    });
+    assert.equal((status.ipsec as Json).child_state, 'INSTALLED');
+    assert.ok(await ping(a, b.lanHost));
+    // Aggressive mode is refused unless explicitly allowed (it leaks a crackable hash of the key).
+    const aggressive = { ...v1, ipsec: { ...(v1.ipsec as Json), ikev1_mode: 'aggressive' } };
+    const refused = await a.api.put('/links/to-b', aggressive);
+    assert.equal(refused.status, 422, JSON.stringify(refused.body));
+    assert.match(JSON.stringify(refused.body), /allow_aggressive_mode/);
+  });
+
   it('a third-party strongSwan loaded from the exported swanctl.conf links to site a', async () => {
     const made = await a.api.post('/links', {
       name: 'to-c',
