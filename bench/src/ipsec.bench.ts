@@ -9,7 +9,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { applySiteSettings, Lab, linkIpsec, waitFor, type Site } from '@weft/e2e';
+import { linkIpsec, waitFor, type Site } from '@weft/e2e';
 import { DEFAULT_ESP_PROPOSALS, DEFAULT_IKE_PROPOSALS, renderSwanctl, type IpsecConnSpec } from '@weft/ipsec';
 import {
   alternate,
@@ -19,6 +19,7 @@ import {
   ROUNDS,
   SECONDS,
   startInAppliance,
+  runLabBench,
   stopProcess,
 } from './lab-bench.js';
 
@@ -224,21 +225,4 @@ async function manyConns(a: Site): Promise<void> {
   );
 }
 
-async function main(): Promise<void> {
-  const lab = await Lab.create({ sites: ['a', 'b'], name: 'bench-ipsec' });
-  try {
-    const [a, b] = [lab.site('a'), lab.site('b')];
-    await applySiteSettings(a);
-    await applySiteSettings(b);
-    const only = process.env.BENCH_ONLY;
-    if (only !== 'conns') await throughput(a, b);
-    if (only !== 'throughput') await manyConns(a);
-  } finally {
-    await lab.destroy();
-  }
-}
-
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+runLabBench('bench-ipsec', { throughput, conns: (a: Site) => manyConns(a) });

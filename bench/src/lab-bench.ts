@@ -1,7 +1,7 @@
 // What the lab benchmarks share: medians, pings and iperf3 between LAN hosts, processes started by hand
 // inside an appliance's namespaces, and rounds that alternate Weft and the hand-made baseline.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { waitFor, type Site } from '@weft/e2e';
+import { applySiteSettings, Lab, waitFor, type Site } from '@weft/e2e';
 
 export const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 export const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -98,4 +98,27 @@ export async function alternate(
     );
   }
   return { weft: median(weft), hand: median(hand) };
+}
+
+/**
+ * Runs a two-site lab benchmark: sites a and b with their settings applied, `parts` run in order unless
+ * BENCH_ONLY names one of them; the lab is destroyed whatever happens, and a failure exits non-zero.
+ */
+export function runLabBench(name: string, parts: Record<string, (a: Site, b: Site) => Promise<void>>): void {
+  const main = async (): Promise<void> => {
+    const lab = await Lab.create({ sites: ['a', 'b'], name });
+    try {
+      const [a, b] = [lab.site('a'), lab.site('b')];
+      await applySiteSettings(a);
+      await applySiteSettings(b);
+      const only = process.env.BENCH_ONLY;
+      for (const [part, run] of Object.entries(parts)) if (!only || only === part) await run(a, b);
+    } finally {
+      await lab.destroy();
+    }
+  };
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
 }

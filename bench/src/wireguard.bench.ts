@@ -10,7 +10,7 @@ import type { ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { applySiteSettings, Lab, linkWireGuard, run, waitFor, type Site } from '@weft/e2e';
+import { linkWireGuard, run, waitFor, type Site } from '@weft/e2e';
 import {
   alternate,
   iperf,
@@ -19,6 +19,7 @@ import {
   ROUNDS,
   SECONDS,
   startInAppliance,
+  runLabBench,
   stopProcess,
 } from './lab-bench.js';
 
@@ -210,21 +211,4 @@ async function manyPeers(a: Site): Promise<void> {
   );
 }
 
-async function main(): Promise<void> {
-  const lab = await Lab.create({ sites: ['a', 'b'], name: 'bench-wireguard' });
-  try {
-    const [a, b] = [lab.site('a'), lab.site('b')];
-    await applySiteSettings(a);
-    await applySiteSettings(b);
-    const only = process.env.BENCH_ONLY;
-    if (only !== 'peers') await throughput(a, b);
-    if (only !== 'throughput') await manyPeers(a);
-  } finally {
-    await lab.destroy();
-  }
-}
-
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+runLabBench('bench-wireguard', { throughput, peers: (a: Site) => manyPeers(a) });

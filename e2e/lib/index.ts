@@ -8,6 +8,7 @@ export {
   type ApplianceCommand,
   type ApplianceLaunch,
 } from './appliance-command.js';
+export { captureUnderlay } from './capture.js';
 export { ExecError, formatArgv, inNetns, run, type ExecOptions, type ExecResult } from './exec.js';
 export { listNetns, listRootLinks, mgmtNetsInUse } from './host.js';
 export { Lab, sweepStale, type LabOptions, type SweepOptions, type SweepReport } from './lab.js';
@@ -26,4 +27,11 @@ export {
   type TopologyOptions,
 } from './topology.js';
 export { giveUp, GiveUpError, waitFor, WaitTimeoutError, type WaitOptions } from './wait-for.js';
-export { applySiteSettings, linkIpsec, linkWireGuard, wireguardPublicKey, type LinkedPair } from './weft.js';
+export {
+  applySiteSettings,
+  importPeerConfig,
+  linkIpsec,
+  linkWireGuard,
+  wireguardPublicKey,
+  type LinkedPair,
+} from './weft.js';

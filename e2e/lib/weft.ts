@@ -12,6 +12,19 @@ function expect(ok: boolean, what: string, body: unknown): void {
   if (!ok) throw new Error(`${what}: ${JSON.stringify(body)}`);
 }
 
+/** B takes A's `peer-config?format=weft` bundle of link `name` as-is; returns the name of B's link. */
+export async function importPeerConfig(a: Site, b: Site, name: string): Promise<string> {
+  const bundle = await a.api.get<{ name: string }>(`/links/${name}/peer-config?format=weft`);
+  expect(bundle.status === 200, `site ${a.name}: peer-config answered ${bundle.status}`, bundle.body);
+  const imported = await b.api.post('/links', bundle.body);
+  expect(
+    imported.status === 201,
+    `site ${b.name}: POST /links (import) answered ${imported.status}`,
+    imported.body,
+  );
+  return bundle.body.name;
+}
+
 /** PUT /appliance: name site-<x>, underlay wan0, public endpoint = its WAN address, LAN = its LAN prefix. */
 export async function applySiteSettings(site: Site): Promise<void> {
   const res = await site.api.put('/appliance', {
@@ -42,15 +55,7 @@ export async function linkWireGuard(a: Site, b: Site, name = `to-${b.name}`): Pr
     wireguard: { peer_public_key: await wireguardPublicKey(b) },
   });
   expect(made.status === 201, `site ${a.name}: POST /links answered ${made.status}`, made.body);
-  const bundle = await a.api.get<{ name: string }>(`/links/${name}/peer-config?format=weft`);
-  expect(bundle.status === 200, `site ${a.name}: peer-config answered ${bundle.status}`, bundle.body);
-  const imported = await b.api.post('/links', bundle.body);
-  expect(
-    imported.status === 201,
-    `site ${b.name}: POST /links (import) answered ${imported.status}`,
-    imported.body,
-  );
-  return { onA: name, onB: bundle.body.name };
+  return { onA: name, onB: await importPeerConfig(a, b, name) };
 }
 
 /**
@@ -72,13 +77,5 @@ export async function linkIpsec(
     ipsec: { preshared_key: psk, ...settings },
   });
   expect(made.status === 201, `site ${a.name}: POST /links answered ${made.status}`, made.body);
-  const bundle = await a.api.get<{ name: string }>(`/links/${name}/peer-config?format=weft`);
-  expect(bundle.status === 200, `site ${a.name}: peer-config answered ${bundle.status}`, bundle.body);
-  const imported = await b.api.post('/links', bundle.body);
-  expect(
-    imported.status === 201,
-    `site ${b.name}: POST /links (import) answered ${imported.status}`,
-    imported.body,
-  );
-  return { onA: name, onB: bundle.body.name };
+  return { onA: name, onB: await importPeerConfig(a, b, name) };
 }

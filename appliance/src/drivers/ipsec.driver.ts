@@ -2,7 +2,6 @@
 // appears and stopped with the last; one connection and one shared key per link, loaded over VICI
 // (never files); status from list-sas; causes of failure read from charon's log by the diagnoser.
 import { createHash } from 'node:crypto';
-import { EventEmitter, on } from 'node:events';
 import {
   IpsecDiagnoser,
   loadConnMessage,
@@ -12,6 +11,7 @@ import {
   type IpsecDiagnosis,
 } from '@weft/ipsec';
 import type { PinoLogger } from 'nestjs-pino';
+import { ChangeFeed } from '../reconciler/change-feed.js';
 import type { FieldProblem } from '../common/errors.js';
 import type { ModuleState } from '../desired-state/desired-state.store.js';
 import type { NormalizedDocument } from '../desired-state/document.js';
@@ -81,8 +81,7 @@ const DIAGNOSIS_TTL_MS = 10 * 60_000;
 export class IpsecDriver implements ModuleDriver {
   readonly name = 'ipsec';
   readonly linkTypes: readonly string[] = ['ipsec'];
-  private readonly changed = new EventEmitter();
-  private readonly stopped = new AbortController();
+  private readonly feed = new ChangeFeed();
   private readonly diagnoser = new IpsecDiagnoser();
   /** Latest cause per link name. */
   private readonly causes = new Map<string, { diagnosis: IpsecDiagnosis; at: number }>();
@@ -111,7 +110,7 @@ export class IpsecDriver implements ModuleDriver {
    * loads them again); a charon left behind would outlive the namespaces of a lab.
    */
   async stop(): Promise<void> {
-    this.stopped.abort();
+    this.feed.close();
     if (this.ipsec.isRunning()) await this.ipsec.stop();
   }
 
@@ -123,16 +122,11 @@ export class IpsecDriver implements ModuleDriver {
 
   /** A change behind the document's back: charon restarted, an SA went up or down. */
   notifyChange(what: string): void {
-    this.changed.emit('change', what);
+    this.feed.notify(what);
   }
 
-  async *changes(): AsyncIterable<string> {
-    try {
-      for await (const [what] of on(this.changed, 'change', { signal: this.stopped.signal }))
-        yield String(what);
-    } catch (err) {
-      if (!this.stopped.signal.aborted) throw err;
-    }
+  changes(): AsyncIterable<string> {
+    return this.feed.changes();
   }
 
   /** The interface an IPsec link's traffic is routed into (kernel-libipsec's TUN), for the core. */
@@ -272,7 +266,7 @@ export class IpsecDriver implements ModuleDriver {
   /** Reads charon's log into the diagnoser; a finding becomes the link's cause and a state change. */
   private async followLogs(): Promise<void> {
     try {
-      for await (const line of this.ipsec.logs(this.stopped.signal)) {
+      for await (const line of this.ipsec.logs(this.feed.signal)) {
         if (/^CHILD_SA \S+ established/.test(line.msg) && line.ikeName) {
           this.causes.delete(line.ikeName);
           this.notifyChange(`IPsec ${line.ikeName} established`);
@@ -292,7 +286,7 @@ export class IpsecDriver implements ModuleDriver {
         }
       }
     } catch (err) {
-      if (!this.stopped.signal.aborted) this.log.error({ err: String(err) }, 'stopped reading charon’s log');
+      if (!this.feed.signal.aborted) this.log.error({ err: String(err) }, 'stopped reading charon’s log');
     } finally {
       this.following = false;
     }

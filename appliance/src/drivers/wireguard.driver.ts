@@ -2,10 +2,10 @@
 // firewall and multicast key on the interface); links naming the same `wireguard.interface` share a
 // device (a hub with many spokes on one port). Peers are applied as a diff: changing one link never
 // touches another peer nor re-creates the device.
-import { EventEmitter, on } from 'node:events';
 import { isIP } from 'node:net';
 import type { Schemas } from '@weft/api-spec';
 import type { PinoLogger } from 'nestjs-pino';
+import { ChangeFeed } from '../reconciler/change-feed.js';
 import type { FieldProblem } from '../common/errors.js';
 import type { ModuleState } from '../desired-state/desired-state.store.js';
 import type { Link, NormalizedDocument, WireGuardLink } from '../desired-state/document.js';
@@ -115,8 +115,7 @@ export class WireGuardDriver implements ModuleDriver {
   private publicKey = '';
   /** Last good resolution of each DNS endpoint, so a resolver hiccup keeps the peer where it was. */
   private readonly resolved = new Map<string, string>();
-  private readonly changed = new EventEmitter();
-  private readonly stopped = new AbortController();
+  private readonly feed = new ChangeFeed();
   private refreshTimer: NodeJS.Timeout | undefined;
   /** Seconds between re-resolving DNS endpoints: the smallest endpoint_refresh of such links. */
   private refreshSeconds: number | undefined;
@@ -149,7 +148,7 @@ export class WireGuardDriver implements ModuleDriver {
    */
   private async followAddressChanges(): Promise<void> {
     try {
-      for await (const address of this.env.addressRemovals(this.stopped.signal)) {
+      for await (const address of this.env.addressRemovals(this.feed.signal)) {
         for (const name of this.owned()) {
           try {
             const peers = await this.wg.forgetSourceAddresses(name);
@@ -166,29 +165,24 @@ export class WireGuardDriver implements ModuleDriver {
         }
       }
     } catch (err) {
-      if (!this.stopped.signal.aborted)
+      if (!this.feed.signal.aborted)
         this.log.error({ err: String(err) }, 'stopped following address changes');
     }
   }
 
   async stop(): Promise<void> {
-    this.stopped.abort();
+    this.feed.close();
     if (this.refreshTimer) clearTimeout(this.refreshTimer);
     await this.wg.close();
   }
 
   /** Something changed that the document does not say: a DNS name to re-resolve, a restarted daemon. */
   notifyChange(what: string): void {
-    this.changed.emit('change', what);
+    this.feed.notify(what);
   }
 
-  async *changes(): AsyncIterable<string> {
-    try {
-      for await (const [what] of on(this.changed, 'change', { signal: this.stopped.signal }))
-        yield String(what);
-    } catch (err) {
-      if (!this.stopped.signal.aborted) throw err;
-    }
+  changes(): AsyncIterable<string> {
+    return this.feed.changes();
   }
 
   /** Keeps one timer that asks for a drift check when DNS endpoints are due for re-resolution. */
@@ -202,7 +196,7 @@ export class WireGuardDriver implements ModuleDriver {
     this.refreshSeconds = next;
     if (this.refreshTimer) clearInterval(this.refreshTimer);
     this.refreshTimer = undefined;
-    if (next !== undefined && !this.stopped.signal.aborted) {
+    if (next !== undefined && !this.feed.signal.aborted) {
       this.refreshTimer = setInterval(() => this.notifyChange('re-resolve endpoint names'), next * 1000);
       this.refreshTimer.unref();
     }

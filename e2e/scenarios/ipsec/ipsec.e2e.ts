@@ -11,7 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { applySiteSettings, Lab, linkIpsec, waitFor, type Site } from '../../lib/index.js';
+import { applySiteSettings, captureUnderlay, Lab, linkIpsec, waitFor, type Site } from '../../lib/index.js';
 
 type Json = Record<string, unknown>;
 const PSK = 'weft-e2e-shared-secret-0001';
@@ -99,22 +99,10 @@ describe('IPsec links', { timeout: 300_000 }, () => {
     await waitFor(() => ping(a, b.lanHost), { what: 'LAN a pings LAN b through IPsec', timeoutMs: 30_000 });
     assert.ok(await ping(b, a.lanHost), 'and back');
 
-    const capture = spawn(
-      'ip',
-      ['netns', 'exec', a.netns, 'tcpdump', '-n', '-l', '-p', '-i', 'wan0', '-c', '8', 'not arp and not ip6'],
-      {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
+    const lines = await captureUnderlay(a, 8, () =>
+      a.lanExec(['ping', '-n', '-q', '-c', '6', '-i', '0.2', '-s', '200', b.lanHost]),
     );
-    let text = '';
-    capture.stdout.on('data', (d: Buffer) => (text += d.toString()));
-    let started = '';
-    capture.stderr.on('data', (d: Buffer) => (started += d.toString()));
-    await waitFor(() => started.includes('listening on'), { what: 'tcpdump listening', timeoutMs: 10_000 });
-    await a.lanExec(['ping', '-n', '-q', '-c', '6', '-i', '0.2', '-s', '200', b.lanHost]);
-    await waitFor(() => capture.exitCode !== null, { what: 'capture of 8 packets', timeoutMs: 10_000 });
-    const lines = text.trim().split('\n').filter(Boolean);
-    assert.ok(lines.length >= 8, text);
+    assert.ok(lines.length >= 8, lines.join('\n'));
     for (const line of lines) {
       assert.match(line, /UDP-encap|ESP|\.4500[ :]|\.500[ :]/, line);
       assert.doesNotMatch(line, /ICMP/, line);

@@ -4,13 +4,12 @@
 //                 ╚════════ WireGuard ════════ gw c (stock wg-quick, a third-party device) ── LAN c
 //
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   applySiteSettings,
+  captureUnderlay,
   Lab,
   linkWireGuard,
   run,
@@ -97,24 +96,10 @@ describe('WireGuard links', { timeout: 300_000 }, () => {
     assert.ok(await ping(a, b.lanHost), 'LAN a pings LAN b');
 
     // Capture a's underlay while LAN a pings LAN b: only UDP between the two WireGuard ports may show.
-    const capture = spawn(
-      'ip',
-      ['netns', 'exec', a.netns, 'tcpdump', '-n', '-l', '-p', '-i', 'wan0', '-c', '8', 'not arp and not ip6'],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+    const lines = await captureUnderlay(a, 8, () =>
+      a.lanExec(['ping', '-n', '-q', '-c', '6', '-i', '0.2', '-s', '200', b.lanHost]),
     );
-    let text = '';
-    capture.stdout.on('data', (d: Buffer) => (text += d.toString()));
-    let started = '';
-    capture.stderr.on('data', (d: Buffer) => (started += d.toString()));
-    await waitFor(() => started.includes('listening on'), { what: 'tcpdump listening', timeoutMs: 10_000 });
-    const exited = once(capture, 'exit');
-    await a.lanExec(['ping', '-n', '-q', '-c', '6', '-i', '0.2', '-s', '200', b.lanHost]);
-    await Promise.race([
-      exited,
-      waitFor(() => capture.exitCode !== null, { what: 'capture of 8 packets', timeoutMs: 10_000 }),
-    ]);
-    const lines = text.trim().split('\n').filter(Boolean);
-    assert.ok(lines.length >= 8, text);
+    assert.ok(lines.length >= 8, lines.join('\n'));
     for (const line of lines) {
       assert.match(
         line,
