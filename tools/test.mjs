@@ -37,6 +37,7 @@ const dists = [
   'modules/core/dist',
   'modules/wireguard/dist',
   'modules/ipsec/dist',
+  'modules/openvpn/dist',
   'appliance/dist',
   'e2e/dist',
   'bench/dist',

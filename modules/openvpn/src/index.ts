@@ -1,0 +1,2 @@
+// Public API of @weft/openvpn. Test doubles live in '@weft/openvpn/testing'.
+export {};

@@ -1,0 +1,2 @@
+// Test doubles for @weft/openvpn.
+export {};
