@@ -428,6 +428,12 @@ export interface components {
              *     on first start; the private key never leaves the appliance. Give it to the remote side.
              */
             readonly wireguard_public_key?: string;
+            /**
+             * @description This appliance's IPsec certificate authority (PEM), made on first start. Its certificate for
+             *     `auth: certificate` links is issued by it for `public_endpoint`; the private keys never leave
+             *     the appliance. Give it to the remote side as its link's `remote_ca`.
+             */
+            readonly ipsec_ca_certificate?: string;
         };
         LinkCommon: {
             name: components["schemas"]["Name"];
@@ -549,7 +555,11 @@ export interface components {
             local_id?: string;
             /** @description The identity the remote side must prove. Default its endpoint address, or any (`%any`) without one. */
             remote_id?: string;
-            /** @description PEM of the CA that issued the remote side's certificate (with `auth: certificate`). */
+            /**
+             * @description PEM of the CA that issued the remote side's certificate (with `auth: certificate`); a Weft
+             *     appliance shows its own as `ipsec_ca_certificate` in `GET /appliance`. Only certificates
+             *     chaining to it are accepted on this link; changing it reloads the link.
+             */
             remote_ca?: string;
             /** @description IKE proposals in strongSwan syntax, e.g. `aes256gcm16-prfsha384-ecp384`. Default a safe list. */
             ike_proposals?: string[];

@@ -24,6 +24,7 @@ import { createModuleDrivers } from './drivers/drivers.js';
 import { EventBus } from './events/event-bus.js';
 import { LifecycleService } from './lifecycle.service.js';
 import { MODULE_DRIVERS, type ModuleDriver } from './reconciler/module-driver.js';
+import { IpsecDriver } from './drivers/ipsec.driver.js';
 import { WireGuardDriver } from './drivers/wireguard.driver.js';
 import { DocumentPresenter } from './api/document.presenter.js';
 import { PeerConfigService } from './api/peer-config.service.js';
@@ -96,6 +97,11 @@ export class AppModule {
           provide: WireGuardDriver,
           inject: [MODULE_DRIVERS],
           useFactory: (drivers: ModuleDriver[]) => drivers.find((d) => d instanceof WireGuardDriver),
+        },
+        {
+          provide: IpsecDriver,
+          inject: [MODULE_DRIVERS],
+          useFactory: (drivers: ModuleDriver[]) => drivers.find((d) => d instanceof IpsecDriver),
         },
         DocumentPresenter,
         PeerConfigService,

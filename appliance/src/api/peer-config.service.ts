@@ -4,6 +4,7 @@ import { ConfigService } from '../desired-state/config.service.js';
 import type { Link } from '../desired-state/document.js';
 import { ResourceService } from '../desired-state/resource.service.js';
 import { ipsecBundle, ipsecSwanctl } from '../drivers/ipsec.conn-spec.js';
+import { IpsecDriver } from '../drivers/ipsec.driver.js';
 import { interfaceOf, WireGuardDriver } from '../drivers/wireguard.driver.js';
 import { weftBundle, wgQuick } from '../drivers/wireguard.peer-config.js';
 
@@ -21,6 +22,7 @@ export class PeerConfigService {
     private readonly config: ConfigService,
     private readonly resources: ResourceService,
     @Optional() @Inject(WireGuardDriver) private readonly wireguard?: WireGuardDriver,
+    @Optional() @Inject(IpsecDriver) private readonly ipsec?: IpsecDriver,
   ) {}
 
   render(name: string, format: PeerConfigFormat): Link | string {
@@ -31,7 +33,8 @@ export class PeerConfigService {
     }
     if (link.type === 'ipsec') {
       const doc = this.config.active().document;
-      return format === 'swanctl' ? ipsecSwanctl(doc, link) : ipsecBundle(doc, link);
+      const ca = this.ipsec?.caCertificate;
+      return format === 'swanctl' ? ipsecSwanctl(doc, link, ca) : ipsecBundle(doc, link, ca);
     }
     if (link.type !== 'wireguard' || !this.wireguard) {
       throw new InvalidArgumentError(`peer-config for ${link.type} links comes with the ${link.type} module`);

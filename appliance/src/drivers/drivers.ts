@@ -11,7 +11,14 @@ import {
 import { lookup } from 'node:dns/promises';
 import { mkdirSync } from 'node:fs';
 import { access } from 'node:fs/promises';
-import { CharonSupervisor, detectDataplane, renderStrongswanConf, SystemDataplaneProbe } from '@weft/ipsec';
+import {
+  CharonSupervisor,
+  detectDataplane,
+  NodePkiFiles,
+  PkiTool,
+  renderStrongswanConf,
+  SystemDataplaneProbe,
+} from '@weft/ipsec';
 import { join } from 'node:path';
 import {
   createWireGuardConfigurer,
@@ -26,6 +33,7 @@ import type { BootConfig } from '../boot/boot-config.js';
 import type { DesiredStateStore } from '../desired-state/desired-state.store.js';
 import type { ModuleDriver } from '../reconciler/module-driver.js';
 import { CoreRoutingDriver, type RoutingPort } from './core-routing.driver.js';
+import { IpsecCredentials } from './ipsec.credentials.js';
 import { IpsecDriver } from './ipsec.driver.js';
 import { ViciIpsecPort } from './ipsec.port.js';
 import { interfaceOf, WireGuardDriver, type WireGuardEnv, type WireGuardPort } from './wireguard.driver.js';
@@ -137,7 +145,19 @@ async function createIpsecDriver(
     stop: () => supervisor.stop(),
     isRunning: () => supervisor.isRunning(),
   });
-  made.driver = new IpsecDriver(port, store.moduleState('ipsec'), log);
+  const state = store.moduleState('ipsec');
+  const credentials = new IpsecCredentials(
+    state,
+    new PkiTool({ processes, files: new NodePkiFiles(), workDir: dir }),
+  );
+  made.driver = new IpsecDriver(
+    port,
+    state,
+    log,
+    () => new Date(),
+    credentials,
+    () => store.active()?.document.appliance.name,
+  );
   return made.driver;
 }
 

@@ -1,5 +1,11 @@
 // An IPsec link as charon sees it, from this side and — for peer-config — from the other side. Pure.
-import { DEFAULT_ESP_PROPOSALS, DEFAULT_IKE_PROPOSALS, renderSwanctl, type IpsecConnSpec } from '@weft/ipsec';
+import {
+  caCertificateProblem,
+  DEFAULT_ESP_PROPOSALS,
+  DEFAULT_IKE_PROPOSALS,
+  renderSwanctl,
+  type IpsecConnSpec,
+} from '@weft/ipsec';
 import type { Schemas } from '@weft/api-spec';
 import type { FieldProblem } from '../common/errors.js';
 import { ConflictError } from '../common/errors.js';
@@ -36,6 +42,8 @@ export function connSpecOf(doc: NormalizedDocument, link: IpsecLink): IpsecConnS
     ...(localId ? { localId } : {}),
     ...(remoteId ? { remoteId } : {}),
     auth: s.auth === 'certificate' ? 'pubkey' : 'psk',
+    // Our own certificate is added by the driver when it loads the connection (it lives in module state).
+    ...(s.auth === 'certificate' && s.remote_ca ? { remoteCa: s.remote_ca } : {}),
     ikeProposals: s.ike_proposals ?? DEFAULT_IKE_PROPOSALS,
     espProposals: s.esp_proposals ?? DEFAULT_ESP_PROPOSALS,
     localTs: effectiveLocalSubnets(doc, link),
@@ -63,12 +71,7 @@ export function verifyIpsecLinks(doc: NormalizedDocument): FieldProblem[] {
           'a pre-shared key is needed with auth "psk": set preshared_key (20 or more characters) on both sides',
       });
     }
-    if (s.auth === 'certificate') {
-      problems.push({
-        pointer: `${base}/auth`,
-        message: 'certificate authentication is not available in this version yet: use auth "psk"',
-      });
-    }
+    if (s.auth === 'certificate') problems.push(...certificateProblems(doc, s, base));
     if (s.ikev1_mode === 'aggressive' && (s.version ?? 'ikev2') !== 'ikev1') {
       problems.push({
         pointer: `${base}/ikev1_mode`,
@@ -86,6 +89,35 @@ export function verifyIpsecLinks(doc: NormalizedDocument): FieldProblem[] {
   return problems;
 }
 
+/** `auth: certificate`: the remote CA, and an identity this appliance's certificate can prove. */
+function certificateProblems(doc: NormalizedDocument, s: IpsecSettings, base: string): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  if (!s.remote_ca) {
+    problems.push({
+      pointer: `${base}/remote_ca`,
+      message:
+        'certificate authentication needs the CA of the remote side: set remote_ca to the PEM of the CA that issued its certificate (a Weft appliance shows its own as ipsec_ca_certificate in GET /appliance)',
+    });
+  } else {
+    const problem = caCertificateProblem(s.remote_ca);
+    if (problem) problems.push({ pointer: `${base}/remote_ca`, message: `remote_ca ${problem}` });
+  }
+  const endpoint = doc.appliance.public_endpoint;
+  if (!endpoint) {
+    problems.push({
+      pointer: '/appliance/public_endpoint',
+      message:
+        "certificate authentication proves this appliance's public_endpoint (its certificate is issued for it): set public_endpoint (PUT /appliance)",
+    });
+  } else if (s.local_id !== undefined && s.local_id !== endpoint) {
+    problems.push({
+      pointer: `${base}/local_id`,
+      message: `this appliance's certificate is issued for its public_endpoint "${endpoint}", not "${s.local_id}": drop local_id with auth "certificate"`,
+    });
+  }
+  return problems;
+}
+
 function publicEndpoint(doc: NormalizedDocument): string {
   const host = doc.appliance.public_endpoint;
   if (!host) {
@@ -96,17 +128,31 @@ function publicEndpoint(doc: NormalizedDocument): string {
   return host;
 }
 
-/** The remote Weft appliance's side of this link, as a body for its `POST /links`. */
-export function ipsecBundle(doc: NormalizedDocument, link: IpsecLink): Link {
+function ownCa(ownCaCertificate: string | undefined): string {
+  if (!ownCaCertificate) {
+    throw new ConflictError(
+      "this appliance has no IPsec CA certificate yet (the IPsec module makes it when it starts; see the appliance's log): certificate links cannot be exported before",
+    );
+  }
+  return ownCaCertificate;
+}
+
+/**
+ * The remote Weft appliance's side of this link, as a body for its `POST /links`. With certificates it
+ * carries this appliance's CA as the remote side's `remote_ca`, and no secret at all.
+ */
+export function ipsecBundle(doc: NormalizedDocument, link: IpsecLink, ownCaCertificate?: string): Link {
   const mine = connSpecOf(doc, link);
   const host = publicEndpoint(doc);
   const s = link.ipsec ?? {};
+  const certificate = s.auth === 'certificate';
   const settings: IpsecSettings = {
     version: mine.version,
     ...(s.ikev1_mode ? { ikev1_mode: s.ikev1_mode } : {}),
     ...(s.allow_aggressive_mode ? { allow_aggressive_mode: s.allow_aggressive_mode } : {}),
     auth: s.auth ?? 'psk',
-    ...(s.preshared_key ? { preshared_key: s.preshared_key } : {}),
+    ...(certificate ? { remote_ca: ownCa(ownCaCertificate) } : {}),
+    ...(!certificate && s.preshared_key ? { preshared_key: s.preshared_key } : {}),
     ...(mine.remoteId ? { local_id: mine.remoteId } : {}),
     ...(mine.localId ? { remote_id: mine.localId } : {}),
     ...(s.ike_proposals ? { ike_proposals: s.ike_proposals } : {}),
@@ -128,9 +174,18 @@ export function ipsecBundle(doc: NormalizedDocument, link: IpsecLink): Link {
   };
 }
 
-/** A stock swanctl.conf for a third-party strongSwan at the other end of this link. */
-export function ipsecSwanctl(doc: NormalizedDocument, link: IpsecLink): string {
+/** File names the swanctl.conf of a certificate link refers to (in swanctl's x509/ and x509ca/). */
+export const SWANCTL_DEVICE_CERT = 'device.pem';
+export const SWANCTL_WEFT_CA = 'weft-ca.pem';
+
+/**
+ * A stock swanctl.conf for a third-party strongSwan at the other end of this link. With certificates,
+ * the device proves itself with its own certificate and key, which Weft cannot make for it: the
+ * header says what to install where, and this appliance's CA follows as a PEM block to save.
+ */
+export function ipsecSwanctl(doc: NormalizedDocument, link: IpsecLink, ownCaCertificate?: string): string {
   const mine = connSpecOf(doc, link);
+  const certificate = link.ipsec?.auth === 'certificate';
   const host = publicEndpoint(doc);
   const theirs: IpsecConnSpec = {
     ...mine,
@@ -146,8 +201,32 @@ export function ipsecSwanctl(doc: NormalizedDocument, link: IpsecLink): string {
   delete theirs.remoteId;
   if (mine.remoteId) theirs.localId = mine.remoteId;
   if (mine.localId) theirs.remoteId = mine.localId;
-  return renderSwanctl(theirs, link.ipsec?.preshared_key, [
+  const header = [
     `swanctl.conf for the remote end of the IPsec link "${link.name}" of Weft appliance "${doc.appliance.name}".`,
     'Load it with: swanctl --load-all --file <this file>',
-  ]);
+  ];
+  if (!certificate) return renderSwanctl(theirs, link.ipsec?.preshared_key, header);
+  const ca = ownCa(ownCaCertificate);
+  theirs.remoteCa = ca;
+  const id = mine.remoteId ?? "<this device's identity>";
+  const text = renderSwanctl(
+    theirs,
+    undefined,
+    [
+      ...header,
+      '',
+      'Certificate authentication. This device needs, before loading:',
+      `  - its own key in swanctl/private/ and its certificate as swanctl/x509/${SWANCTL_DEVICE_CERT},`,
+      `    issued for "${id}" (subjectAltName) by a CA the Weft link trusts: the link's remote_ca`,
+      "    must be that CA's certificate (set it on the Weft side; Weft does not issue certificates for",
+      '    other devices);',
+      `  - the CA of "${doc.appliance.name}", the PEM block at the end of this file, saved as`,
+      `    swanctl/x509ca/${SWANCTL_WEFT_CA}.`,
+    ],
+    { localCert: SWANCTL_DEVICE_CERT, remoteCa: SWANCTL_WEFT_CA },
+  );
+  const pem = ca.trim().split('\n');
+  return [text.trimEnd(), '', `# swanctl/x509ca/${SWANCTL_WEFT_CA}:`, ...pem.map((l) => `# ${l}`), ''].join(
+    '\n',
+  );
 }

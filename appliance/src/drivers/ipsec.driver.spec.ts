@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { CharonLogLine } from '@weft/ipsec';
 import { normalize, type Link } from '../desired-state/document.js';
 import { MemoryModuleState, silentLogger } from '../testing/doubles.js';
+import { IpsecCredentials, type CertificateTool } from './ipsec.credentials.js';
 import { IpsecDriver, type IpsecIkeSa, type IpsecPort, type ViciMessage } from './ipsec.driver.js';
 
 const MemoryState = MemoryModuleState;
@@ -37,6 +38,14 @@ class FakeCharon implements IpsecPort {
     this.shared.set(m.id as string, m);
     return Promise.resolve();
   }
+  loadCert(cert: { flag: 'CA' | 'NONE'; data: string }): Promise<void> {
+    this.calls.push(`load-cert ${cert.flag} ${labelOf(cert.data)}`);
+    return Promise.resolve();
+  }
+  loadKey(key: { type: 'ecdsa' | 'any'; data: string }): Promise<void> {
+    this.calls.push(`load-key ${key.type} ${key.data === KEY_PEM('key-1') ? 'key-1' : '?'}`);
+    return Promise.resolve();
+  }
   unloadShared(id: string): Promise<void> {
     this.calls.push(`unload-shared ${id}`);
     this.shared.delete(id);
@@ -65,6 +74,41 @@ class FakeCharon implements IpsecPort {
     } catch {
       return;
     }
+  }
+}
+
+/** PEM-shaped stand-ins whose body names what they are. */
+const PEM = (label: string): string =>
+  `-----BEGIN CERTIFICATE-----\n${Buffer.from(label).toString('base64')}\n-----END CERTIFICATE-----\n`;
+const KEY_PEM = (label: string): string =>
+  `-----BEGIN EC PRIVATE KEY-----\n${Buffer.from(label).toString('base64')}\n-----END EC PRIVATE KEY-----\n`;
+function labelOf(pem: string): string {
+  return Buffer.from(pem.split('\n')[1] ?? '', 'base64').toString();
+}
+
+/** pki as the credentials see it: keys and certificates named by what made them. */
+class FakePki implements CertificateTool {
+  keys = 0;
+  issued: { dn: string; sans: readonly string[]; caKey: string; subjectKey: string }[] = [];
+  selfSigned: string[] = [];
+  fail = false;
+  generateKey(): Promise<string> {
+    if (this.fail) return Promise.reject(new Error('pki: generate an ECDSA P-256 key'));
+    return Promise.resolve(KEY_PEM(`key-${this.keys++}`));
+  }
+  selfSignedCa(key: string, dn: string): Promise<string> {
+    this.selfSigned.push(dn);
+    return Promise.resolve(PEM(`ca ${dn} ${labelOf(key)}`));
+  }
+  issue(r: {
+    caKey: string;
+    caCert: string;
+    subjectKey: string;
+    dn: string;
+    sans: readonly string[];
+  }): Promise<string> {
+    this.issued.push({ dn: r.dn, sans: r.sans, caKey: labelOf(r.caKey), subjectKey: labelOf(r.subjectKey) });
+    return Promise.resolve(PEM(`cert ${r.sans.join(',')} #${this.issued.length}`));
   }
 }
 
@@ -199,5 +243,116 @@ describe('IpsecDriver', () => {
     assert.equal(s?.diagnosis?.code, 'no-proposal-chosen');
     assert.match(s?.diagnosis?.message ?? '', /AES_CBC_128.*AES_GCM_16_256|AES_GCM_16_256.*AES_CBC_128/);
     assert.deepEqual(changes, ['IPsec to-b: no-proposal-chosen']);
+  });
+});
+
+describe('IpsecDriver with certificates', () => {
+  let charon: FakeCharon;
+  let state: MemoryModuleState;
+  let pki: FakePki;
+  let driver: IpsecDriver;
+  const remoteCa = PEM('ca of site-b');
+  const certLink = (extra: Record<string, unknown> = {}): Link =>
+    toB({ auth: 'certificate', remote_ca: remoteCa, preshared_key: undefined, ...extra });
+
+  const make = async (): Promise<IpsecDriver> => {
+    const d = new IpsecDriver(
+      charon,
+      state,
+      silentLogger(),
+      () => new Date(),
+      new IpsecCredentials(state, pki),
+      () => 'site-a',
+    );
+    await d.start();
+    return d;
+  };
+
+  beforeEach(async () => {
+    charon = new FakeCharon();
+    state = new MemoryState();
+    pki = new FakePki();
+    driver = await make();
+  });
+  afterEach(async () => {
+    await driver.stop();
+  });
+
+  it('makes the CA once, on first start, and shows its certificate; a restart keeps it', async () => {
+    assert.equal(pki.selfSigned.length, 1);
+    assert.match(pki.selfSigned[0] ?? '', /^CN=Weft CA site-a [0-9a-f]{8}$/);
+    const ca = driver.caCertificate;
+    assert.match(labelOf(ca ?? ''), /^ca CN=Weft CA site-a [0-9a-f]{8} key-0$/);
+    await driver.stop();
+    driver = await make();
+    assert.equal(driver.caCertificate, ca);
+    assert.equal(pki.selfSigned.length, 1);
+  });
+
+  it('loads the remote CA, our CA, our certificate and key before the connection; no shared key', async () => {
+    const d = doc([certLink()]);
+    await driver.apply(await driver.plan(d));
+    assert.deepEqual(charon.calls, [
+      'start',
+      'load-cert CA ca of site-b',
+      `load-cert CA ${labelOf(driver.caCertificate ?? '')}`,
+      'load-cert NONE cert 203.0.113.10 #1',
+      'load-key ecdsa key-1',
+      'load-conn to-b',
+    ]);
+    // Issued by our CA for the public endpoint, which is also the IKE identity the conn claims.
+    assert.deepEqual(pki.issued, [
+      { dn: 'CN=203.0.113.10', sans: ['203.0.113.10'], caKey: 'key-0', subjectKey: 'key-1' },
+    ]);
+    const conn = charon.conns.get('to-b')?.['to-b'] as Record<string, Record<string, unknown>>;
+    assert.deepEqual(conn.local, {
+      auth: 'pubkey',
+      id: '203.0.113.10',
+      certs: [PEM('cert 203.0.113.10 #1').trim()],
+      cacerts: undefined,
+    });
+    assert.deepEqual(conn.remote, {
+      auth: 'pubkey',
+      id: '203.0.113.11',
+      certs: undefined,
+      cacerts: [remoteCa.trim()],
+    });
+    assert.deepEqual(await driver.plan(d), []);
+  });
+
+  it('a changed remote CA reloads the link; a changed public endpoint gets a new certificate', async () => {
+    await driver.apply(await driver.plan(doc([certLink()])));
+    charon.calls = [];
+    const steps = await driver.plan(doc([certLink({ remote_ca: PEM('another ca') })]));
+    assert.deepEqual(
+      steps.map((s) => s.action.summary),
+      ['reload IPsec connection to-b (ikev2, initiates)'],
+    );
+    await driver.apply(steps);
+    assert.deepEqual(charon.calls.slice(0, 2), ['unload-conn to-b', 'load-cert CA another ca']);
+    assert.equal(pki.issued.length, 1, 'same identity: same certificate');
+
+    const moved = normalize({
+      appliance: { name: 'site-a', public_endpoint: 'gw-a.example.net', local_subnets: ['10.1.0.0/24'] },
+      links: [certLink({ remote_ca: PEM('another ca') })],
+    });
+    await driver.apply(await driver.plan(moved));
+    assert.deepEqual(pki.issued[1]?.sans, ['gw-a.example.net']);
+    assert.equal(pki.issued[1]?.subjectKey, 'key-1', 'the key pair stays, the certificate is reissued');
+  });
+
+  it('verify: without a CA (pki failed) a certificate link is refused with the fix', async () => {
+    await driver.stop();
+    state = new MemoryState();
+    pki.fail = true;
+    driver = await make();
+    assert.equal(driver.caCertificate, undefined);
+    // (The stand-in remote_ca is no real certificate: verify names that too, on remote_ca.)
+    const problems = driver.verify(doc([certLink()])).filter((p) => p.pointer.endsWith('/auth'));
+    assert.equal(problems.length, 1);
+    assert.match(
+      problems[0]?.message ?? '',
+      /no IPsec certificate authority \(pki: .*\): install .*strongswan-pki/,
+    );
   });
 });

@@ -1,13 +1,17 @@
 // IPsec links as a reconciler driver: the appliance's own charon, started when the first IPsec link
 // appears and stopped with the last; one connection and one shared key per link, loaded over VICI
 // (never files); status from list-sas; causes of failure read from charon's log by the diagnoser.
-import { createHash } from 'node:crypto';
+// Certificate links also load, before their connection, the remote side's CA, this appliance's CA,
+// certificate and private key (IpsecCredentials keeps them in module state).
+import { createHash, randomBytes } from 'node:crypto';
 import {
+  assertConnSpec,
   IpsecDiagnoser,
   loadConnMessage,
   loadSharedMessage,
   sharedKeyId,
   type CharonLogLine,
+  type IpsecConnSpec,
   type IpsecDiagnosis,
 } from '@weft/ipsec';
 import type { PinoLogger } from 'nestjs-pino';
@@ -22,6 +26,7 @@ import {
   type ModuleDriver,
 } from '../reconciler/module-driver.js';
 import { connSpecOf, isIpsec, verifyIpsecLinks, type IpsecLink } from './ipsec.conn-spec.js';
+import type { IpsecCredentials } from './ipsec.credentials.js';
 
 // --- what the driver needs from modules/ipsec (wired in drivers.ts) -------------------------------
 export interface IpsecChildSa {
@@ -59,6 +64,10 @@ export interface IpsecPort {
   stop(): Promise<void>;
   isRunning(): boolean;
   loadShared(message: ViciMessage): Promise<void>;
+  /** load-cert: an X.509 certificate (PEM); `CA` makes it a trust anchor. */
+  loadCert(cert: { flag: 'CA' | 'NONE'; data: string }): Promise<void>;
+  /** load-key: a private key (PEM), over VICI only. */
+  loadKey(key: { type: 'ecdsa' | 'any'; data: string }): Promise<void>;
   unloadShared(id: string): Promise<void>;
   loadConn(message: ViciMessage): Promise<void>;
   unloadConn(name: string): Promise<void>;
@@ -72,7 +81,18 @@ export interface IpsecPort {
 type Payload =
   | { kind: 'start' }
   | { kind: 'stop' }
-  | { kind: 'load'; name: string; conn: ViciMessage; shared?: ViciMessage; hash: string; replace: boolean }
+  | {
+      kind: 'load';
+      name: string;
+      /** Without our certificate: it is added at apply time, from module state. */
+      spec: IpsecConnSpec;
+      shared?: ViciMessage;
+      /** For certificate links: the identity our certificate must name. */
+      certifyFor?: string;
+      applianceName: string;
+      hash: string;
+      replace: boolean;
+    }
   | { kind: 'unload'; name: string };
 
 /** How long a diagnosis stays on a link without a new failure once the SA is up again. */
@@ -88,19 +108,30 @@ export class IpsecDriver implements ModuleDriver {
   /** Links by the remote address they expect, to place findings charon logged before naming the SA. */
   private byRemote = new Map<string, string>();
   private following = false;
+  /** Why this appliance has no CA (pki failed), for verify to say. */
+  private caProblem: string | undefined;
 
   constructor(
     private readonly ipsec: IpsecPort,
     private readonly state: ModuleState,
     private readonly log: PinoLogger,
     private readonly now: () => Date = () => new Date(),
+    private readonly credentials?: IpsecCredentials,
+    /** The appliance's name in the active document, for the CA's subject. */
+    private readonly applianceName: () => string | undefined = () => undefined,
   ) {}
+
+  /** This appliance's CA certificate (PEM, public): the remote side of a certificate link trusts it. */
+  get caCertificate(): string | undefined {
+    return this.credentials?.caCertificate;
+  }
 
   async start(): Promise<void> {
     this.log.info(
       { dataplane: this.ipsec.dataplane, reason: this.ipsec.reason },
       'IPsec data plane selected',
     );
+    await this.ensureCa();
     // charon from an earlier run (our state says it ran): take it over now, so status works at once.
     if (this.state.get('running') === '1') await this.ensureCharon();
   }
@@ -135,7 +166,17 @@ export class IpsecDriver implements ModuleDriver {
   }
 
   verify(doc: NormalizedDocument): FieldProblem[] {
-    return verifyIpsecLinks(doc);
+    const problems = verifyIpsecLinks(doc);
+    if (!this.credentials?.caCertificate) {
+      doc.links.forEach((link, i) => {
+        if (!isIpsec(link) || link.ipsec?.auth !== 'certificate') return;
+        problems.push({
+          pointer: `/links/${i}/ipsec/auth`,
+          message: `this appliance has no IPsec certificate authority${this.caProblem ? ` (${this.caProblem})` : ''}: install strongSwan's pki tool (package strongswan-pki) and restart the appliance, or use auth "psk"`,
+        });
+      });
+    }
+    return problems;
   }
 
   private links(doc: NormalizedDocument): IpsecLink[] {
@@ -172,13 +213,17 @@ export class IpsecDriver implements ModuleDriver {
     for (const link of links) {
       desired.add(link.name);
       const spec = connSpecOf(doc, link);
-      const conn = loadConnMessage(spec);
+      const certifyFor = spec.auth === 'pubkey' ? spec.localId : undefined;
       const psk = link.ipsec?.preshared_key;
-      const shared = psk !== undefined ? loadSharedMessage(spec, psk) : undefined;
-      // The hash covers the key too (never stored itself), so a changed PSK reloads the connection.
-      const hash = createHash('sha256')
-        .update(JSON.stringify([conn, shared ?? null]))
-        .digest('hex');
+      const shared = psk !== undefined && spec.auth === 'psk' ? loadSharedMessage(spec, psk) : undefined;
+      // The hash covers the key too (never stored itself), so a changed PSK reloads the connection; for
+      // a certificate link it covers the remote CA (in the spec) and the identity our certificate names.
+      let hashed: unknown;
+      if (spec.auth === 'pubkey') {
+        assertConnSpec(spec);
+        hashed = [spec, certifyFor ?? null, this.credentials?.caCertificate ?? null];
+      } else hashed = [loadConnMessage(spec), shared ?? null];
+      const hash = createHash('sha256').update(JSON.stringify(hashed)).digest('hex');
       const loaded = this.state.get(`conn:${link.name}`);
       if (!observed.has(link.name) || loaded !== hash) {
         const replace = observed.has(link.name) && loaded !== undefined && loaded !== hash;
@@ -186,7 +231,16 @@ export class IpsecDriver implements ModuleDriver {
           replace ? 'update' : 'create',
           `connection ${link.name}`,
           `${replace ? 'reload' : 'load'} IPsec connection ${link.name} (${spec.version}, ${spec.startAction === 'initiate' ? 'initiates' : 'waits'})`,
-          { kind: 'load', name: link.name, conn, ...(shared ? { shared } : {}), hash, replace },
+          {
+            kind: 'load',
+            name: link.name,
+            spec,
+            ...(shared ? { shared } : {}),
+            ...(certifyFor ? { certifyFor } : {}),
+            applianceName: doc.appliance.name,
+            hash,
+            replace,
+          },
         );
       }
     }
@@ -235,7 +289,7 @@ export class IpsecDriver implements ModuleDriver {
             // A changed connection is unloaded first, so its SAs go and the new one starts clean.
             if (p.replace) await this.ipsec.unloadConn(p.name);
             if (p.shared) await this.ipsec.loadShared(p.shared);
-            await this.ipsec.loadConn(p.conn);
+            await this.ipsec.loadConn(loadConnMessage(await this.withCertificate(p)));
             loaded[`conn:${p.name}`] = p.hash;
             break;
           case 'unload':
@@ -254,6 +308,27 @@ export class IpsecDriver implements ModuleDriver {
     }
   }
 
+  /**
+   * The CA is made on first start, before any certificate link: the other side needs its certificate
+   * (GET /appliance) to create its link. A random suffix keeps two appliances' CA names apart (charon
+   * finds issuers by name) even when they share a name or have none yet.
+   */
+  private async ensureCa(): Promise<void> {
+    if (!this.credentials || this.credentials.caCertificate) return;
+    const name = `${this.applianceName() ?? 'appliance'} ${randomBytes(4).toString('hex')}`;
+    try {
+      await this.credentials.ensureCa(name);
+      this.caProblem = undefined;
+      this.log.info('made this appliance’s IPsec CA (for certificate links)');
+    } catch (err) {
+      this.caProblem = err instanceof Error ? err.message : String(err);
+      this.log.warn(
+        { err: this.caProblem },
+        'could not make the IPsec CA: certificate links are unavailable',
+      );
+    }
+  }
+
   private async ensureCharon(): Promise<void> {
     await this.ipsec.start();
     this.state.set('running', '1');
@@ -261,6 +336,24 @@ export class IpsecDriver implements ModuleDriver {
       this.following = true;
       void this.followLogs();
     }
+  }
+
+  /**
+   * A certificate link's spec with our certificate, after charon got everything the authentication
+   * needs: the remote CA and ours as trust anchors, our certificate and our private key (over VICI).
+   * Loading them again is harmless, and needed after a charon restart.
+   */
+  private async withCertificate(p: Extract<Payload, { kind: 'load' }>): Promise<IpsecConnSpec> {
+    if (p.spec.auth !== 'pubkey') return p.spec;
+    if (!this.credentials || !p.certifyFor || !p.spec.remoteCa) {
+      throw new Error(`IPsec connection ${p.name}: certificate authentication without a CA or identity`);
+    }
+    const own = await this.credentials.ensureCertificate(p.certifyFor, p.applianceName);
+    await this.ipsec.loadCert({ flag: 'CA', data: p.spec.remoteCa });
+    await this.ipsec.loadCert({ flag: 'CA', data: own.caCert });
+    await this.ipsec.loadCert({ flag: 'NONE', data: own.cert });
+    await this.ipsec.loadKey({ type: 'ecdsa', data: own.key });
+    return { ...p.spec, localCert: own.cert };
   }
 
   /** Reads charon's log into the diagnoser; a finding becomes the link's cause and a state change. */

@@ -92,6 +92,14 @@ export class ViciIpsecPort implements IpsecPort {
     await (await this.client()).loadShared(message as unknown as ViciSharedSecret);
   }
 
+  async loadCert(cert: { flag: 'CA' | 'NONE'; data: string }): Promise<void> {
+    await (await this.client()).loadCert({ type: 'X509', flag: cert.flag, data: cert.data });
+  }
+
+  async loadKey(key: { type: 'ecdsa' | 'any'; data: string }): Promise<void> {
+    await (await this.client()).loadKey({ type: key.type, data: key.data });
+  }
+
   async unloadShared(id: string): Promise<void> {
     await (await this.client()).unloadShared(id);
   }

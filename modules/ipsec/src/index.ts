@@ -11,6 +11,15 @@ export {
   sharedKeyId,
   type IpsecConnSpec,
 } from './conn/ipsec.conn.js';
+// X.509 material for certificate links (strongSwan's pki tool)
+export {
+  caCertificateProblem,
+  dnValue,
+  PkiTool,
+  type IssueRequest,
+  type PkiToolOptions,
+} from './pki/ipsec.pki.js';
+export { NodePkiFiles, type PkiFiles } from './pki/pki.files.js';
 export {
   IpsecDiagnoser,
   type CharonLogLine,

@@ -127,6 +127,9 @@ export class NodeProcessRunner implements ProcessRunner {
           } else resolve({ stdout, stderr });
         },
       );
+      // A command that exits without reading its stdin makes the write fail with EPIPE: its exit code
+      // tells what happened, the broken pipe must not become an uncaught error.
+      child.stdin?.on('error', () => undefined);
       if (options.input !== undefined) child.stdin?.end(options.input);
       else child.stdin?.end();
     });

@@ -28,6 +28,10 @@ const spec: IpsecConnSpec = {
   forceEncap: false,
 };
 
+// Shaped like a PEM certificate: these functions only carry it (charon and verify parse it).
+const CA_PEM = '-----BEGIN CERTIFICATE-----\nQ0EtY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n';
+const OUR_PEM = '-----BEGIN CERTIFICATE-----\nb3VyLWNlcnRpZmljYXRl\n-----END CERTIFICATE-----\n';
+
 describe('IPsec connection messages', () => {
   it('load-conn: IKE settings, both auth rounds and one child, as charon expects them', () => {
     assert.deepEqual(loadConnMessage(spec), {
@@ -43,8 +47,8 @@ describe('IPsec connection messages', () => {
         dpd_delay: '30s',
         rekey_time: '14400s',
         unique: 'replace',
-        local: { auth: 'psk', id: undefined, certs: undefined },
-        remote: { auth: 'psk', id: undefined, certs: undefined },
+        local: { auth: 'psk', id: undefined, certs: undefined, cacerts: undefined },
+        remote: { auth: 'psk', id: undefined, certs: undefined, cacerts: undefined },
         children: {
           'to-b': {
             mode: 'tunnel',
@@ -101,7 +105,14 @@ describe('IPsec connection messages', () => {
       () => loadConnMessage({ ...spec, aggressive: true }),
       /aggressive mode exists only in IKEv1/,
     );
-    assert.throws(() => loadConnMessage({ ...spec, auth: 'pubkey' }), /certificate is needed/);
+    assert.throws(
+      () => loadConnMessage({ ...spec, auth: 'pubkey' }),
+      /needs this side's certificate and the remote CA/,
+    );
+    assert.throws(
+      () => loadConnMessage({ ...spec, auth: 'pubkey', localCert: 'ours.pem', remoteCa: CA_PEM }),
+      /certificate must be one PEM certificate/,
+    );
     assert.throws(() => loadConnMessage({ ...spec, espProposals: [] }), /esp_proposals is empty/);
   });
 
@@ -153,6 +164,43 @@ describe('IPsec connection messages', () => {
         '}',
         '',
       ].join('\n'),
+    );
+  });
+
+  it('pubkey: our certificate data in local certs, the remote CA data as the remote cacerts constraint', () => {
+    const conn = loadConnMessage({
+      ...spec,
+      auth: 'pubkey',
+      localId: '203.0.113.10',
+      remoteId: '203.0.113.11',
+      localCert: OUR_PEM,
+      remoteCa: CA_PEM,
+    })['to-b'] as Record<string, unknown>;
+    assert.deepEqual(conn.local, {
+      auth: 'pubkey',
+      id: '203.0.113.10',
+      certs: [OUR_PEM.trim()],
+      cacerts: undefined,
+    });
+    assert.deepEqual(conn.remote, {
+      auth: 'pubkey',
+      id: '203.0.113.11',
+      certs: undefined,
+      cacerts: [CA_PEM.trim()],
+    });
+  });
+
+  it('pubkey swanctl.conf: certificate file names, never PEM inline, no secrets section', () => {
+    const text = renderSwanctl({ ...spec, auth: 'pubkey', remoteCa: CA_PEM }, undefined, [], {
+      localCert: 'device.pem',
+      remoteCa: 'weft-ca.pem',
+    });
+    assert.match(text, /local \{\n {6}auth = pubkey\n {6}certs = device\.pem\n {4}\}/);
+    assert.match(text, /remote \{\n {6}auth = pubkey\n {6}cacerts = weft-ca\.pem\n {4}\}/);
+    assert.doesNotMatch(text, /BEGIN CERTIFICATE|secrets/);
+    assert.throws(
+      () => renderSwanctl({ ...spec, auth: 'pubkey' }, undefined, [], { localCert: '../x' }),
+      /file name/,
     );
   });
 });

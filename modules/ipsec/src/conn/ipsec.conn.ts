@@ -32,8 +32,13 @@ export interface IpsecConnSpec {
   localId?: string;
   remoteId?: string;
   auth: 'psk' | 'pubkey';
-  /** For `pubkey`: the certificate file name charon knows it by (loaded with load-cert). */
+  /**
+   * For `pubkey`: this side's certificate, PEM. load-conn takes certificate data in `certs` (charon
+   * parses the blob); a swanctl.conf names files instead (see renderSwanctl).
+   */
   localCert?: string;
+  /** For `pubkey`: the CA (PEM) the remote side's certificate must chain to (`cacerts` constraint). */
+  remoteCa?: string;
   ikeProposals: readonly string[];
   espProposals: readonly string[];
   localTs: readonly string[];
@@ -49,6 +54,7 @@ export interface IpsecConnSpec {
 }
 
 const TOKEN = /^[\x21-\x7e]+$/;
+const PEM_CERT = /^-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]+-----END CERTIFICATE-----$/;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
 /** Refuses values that could break out of a swanctl.conf or that charon would misread. */
@@ -72,29 +78,54 @@ export function assertConnSpec(spec: IpsecConnSpec): void {
   for (const [field, v] of [
     ['local id', spec.localId],
     ['remote id', spec.remoteId],
-    ['certificate', spec.localCert],
   ] as const) {
     if (v !== undefined && (!/^[\x20-\x7e]+$/.test(v) || /["{}#\\]/.test(v) || v.trim() !== v)) {
       bad(field, 'must be printable ASCII without quotes, braces, "#" or "\\"');
     }
   }
-  if (spec.auth === 'pubkey' && !spec.localCert)
-    bad('certificate', 'is needed with certificate authentication');
+  for (const [field, v] of [
+    ['certificate', spec.localCert],
+    ['remote CA', spec.remoteCa],
+  ] as const) {
+    if (v !== undefined && !PEM_CERT.test(v.trim())) bad(field, 'must be one PEM certificate');
+  }
   if (spec.aggressive && spec.version !== 'ikev1') bad('aggressive mode', 'exists only in IKEv1');
 }
 
-function authSection(spec: IpsecConnSpec, side: 'local' | 'remote'): ViciInput {
+/** Where certificates go in a local/remote section: their data (VICI) or file names (swanctl.conf). */
+interface CertRefs {
+  localCert?: string;
+  remoteCa?: string;
+}
+
+function authSection(spec: IpsecConnSpec, side: 'local' | 'remote', refs: CertRefs): ViciInput {
   const id = side === 'local' ? spec.localId : spec.remoteId;
+  const pubkey = spec.auth === 'pubkey';
   return {
     auth: spec.auth,
     id,
-    certs: side === 'local' && spec.auth === 'pubkey' && spec.localCert ? [spec.localCert] : undefined,
+    certs: side === 'local' && pubkey && refs.localCert ? [refs.localCert] : undefined,
+    // Only certificates chaining to this CA are accepted: another CA charon trusts (another link's)
+    // cannot vouch for this peer.
+    cacerts: side === 'remote' && pubkey && refs.remoteCa ? [refs.remoteCa] : undefined,
   };
 }
 
 /** The `load-conn` message: `{ <name>: { …ike settings, local, remote, children: { <name>: … } } }`. */
 export function loadConnMessage(spec: IpsecConnSpec): ViciInput {
   assertConnSpec(spec);
+  if (spec.auth === 'pubkey' && (!spec.localCert || !spec.remoteCa)) {
+    throw new InvalidArgumentError(
+      `IPsec connection ${spec.name}: certificate authentication needs this side's certificate and the remote CA`,
+    );
+  }
+  return connSections(spec, {
+    ...(spec.localCert ? { localCert: spec.localCert.trim() } : {}),
+    ...(spec.remoteCa ? { remoteCa: spec.remoteCa.trim() } : {}),
+  });
+}
+
+function connSections(spec: IpsecConnSpec, refs: CertRefs): ViciInput {
   return {
     [spec.name]: {
       version: spec.version === 'ikev1' ? 1 : 2,
@@ -110,8 +141,8 @@ export function loadConnMessage(spec: IpsecConnSpec): ViciInput {
       rekey_time: `${spec.ikeRekeySeconds}s`,
       // One IKE SA per peer: a new one from the same peer replaces the old (a restarted peer).
       unique: 'replace',
-      local: authSection(spec, 'local'),
-      remote: authSection(spec, 'remote'),
+      local: authSection(spec, 'local', refs),
+      remote: authSection(spec, 'remote', refs),
       children: {
         [spec.name]: {
           mode: 'tunnel',
@@ -146,11 +177,25 @@ export function sharedKeyId(connection: string): string {
 
 /**
  * A swanctl.conf with this connection (and its PSK, when given): what a third-party strongSwan loads
- * with `swanctl --load-all`. Values were checked by assertConnSpec, so none can break the syntax.
+ * with `swanctl --load-all`. Values were checked by assertConnSpec, so none can break the syntax. With
+ * `auth: pubkey`, swanctl.conf names certificate files (relative to swanctl's x509/ and x509ca/
+ * directories): `files` gives those names; the PEM data in the spec is not written inline.
  */
-export function renderSwanctl(spec: IpsecConnSpec, psk?: string, header: readonly string[] = []): string {
+export function renderSwanctl(
+  spec: IpsecConnSpec,
+  psk?: string,
+  header: readonly string[] = [],
+  files: CertRefs = {},
+): string {
   assertConnSpec(spec);
-  const conn = loadConnMessage(spec)[spec.name] as ViciInput;
+  for (const name of [files.localCert, files.remoteCa]) {
+    if (name !== undefined && !/^[A-Za-z0-9_.-]+$/.test(name)) {
+      throw new InvalidArgumentError(
+        `IPsec connection ${spec.name}: certificate file name "${name}" is unusable`,
+      );
+    }
+  }
+  const conn = connSections(spec, files)[spec.name] as ViciInput;
   const lines: string[] = header.map((h) => `# ${h}`);
   const emit = (section: ViciInput, indent: string): void => {
     for (const [key, value] of Object.entries(section)) {
