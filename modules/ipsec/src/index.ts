@@ -94,3 +94,6 @@ export {
   type CharonEvent,
   type CharonSupervisorOptions,
 } from './daemon/charon.supervisor.js';
+// charon supervision (charon/): strongswan.conf renderer, data plane detection, supervisor. One namespace,
+// because src/daemon/ still exports the names it replaces: `import { charon } from '@weft/ipsec'`.
+export * as charon from './charon/index.js';
