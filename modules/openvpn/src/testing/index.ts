@@ -1,2 +1,12 @@
 // Test doubles for @weft/openvpn.
-export {};
+export {
+  FakeManagementServer,
+  FakeManagementConnection,
+  OPENVPN_GREETING,
+  P2P_DEFAULT_REPLIES,
+  SERVER_STATUS_3,
+  type FakeManagementHandler,
+  type FakeManagementReply,
+  type FakeManagementServerOptions,
+} from './fake-management-server.js';
+export { SeededRandom } from './seeded-random.js';
