@@ -1,0 +1,374 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { InvalidArgumentError } from '@weft/core';
+import { deriveMtu } from './mtu.js';
+import { openvpnFiles, renderCcdEntry, renderOpenvpnConfig } from './openvpn.config.js';
+import type {
+  OpenvpnHubClientSpec,
+  OpenvpnHubServerSpec,
+  OpenvpnP2pSpec,
+  OpenvpnSpec,
+} from './openvpn.config.types.js';
+import { openvpnLayout } from './openvpn.layout.js';
+import { generateTlsCryptKey } from './tls-crypt.key.js';
+
+const pem = (label: string, body: string): string =>
+  `-----BEGIN ${label}-----\n${body}\n-----END ${label}-----\n`;
+const CREDENTIALS = {
+  caPem: pem('CERTIFICATE', 'Q0E='),
+  certPem: pem('CERTIFICATE', 'Q0VSVA=='),
+  keyPem: pem('EC PRIVATE KEY', 'S0VZ'),
+};
+const KEY = generateTlsCryptKey((n) => new Uint8Array(n).map((_, i) => i));
+const RUN = '/run/weft/openvpn';
+
+const P2P_LISTEN: OpenvpnP2pSpec = {
+  kind: 'p2p',
+  name: 'link-7',
+  device: 'ovpn7',
+  role: 'listen',
+  credentials: CREDENTIALS,
+  tlsCrypt: { kind: 'v1', key: KEY },
+  dco: false,
+  local: { address: '192.0.2.1', port: 1194 },
+  remote: { host: '192.0.2.2', port: 1194 },
+  tunnel: { local: '10.99.0.1', remote: '10.99.0.2' },
+  peerCommonName: 'site-b',
+  routes: ['10.2.0.0/16'],
+};
+const P2P_CONNECT: OpenvpnP2pSpec = {
+  ...P2P_LISTEN,
+  role: 'connect',
+  local: undefined,
+  remote: { host: 'hub.example.net', port: 1194 },
+  tunnel: { local: '10.99.0.2', remote: '10.99.0.1' },
+  peerCommonName: 'site-a',
+  routes: [],
+  underlayMtu: 1420,
+  dco: true,
+};
+const HUB: OpenvpnHubServerSpec = {
+  kind: 'hub-server',
+  name: 'hub',
+  device: 'ovpn-hub',
+  credentials: CREDENTIALS,
+  tlsCrypt: { kind: 'v1', key: KEY },
+  dco: false,
+  local: { port: 1194 },
+  tunnel: { subnet: '10.200.0.0/24', serverAddress: '10.200.0.1' },
+  spokes: [
+    { commonName: 'spoke-1', tunnelAddress: '10.200.0.11', subnets: ['10.1.0.0/16'] },
+    { commonName: 'spoke-2', tunnelAddress: '10.200.0.12', subnets: ['10.2.0.0/16', '172.16.2.0/24'] },
+  ],
+};
+const SPOKE: OpenvpnHubClientSpec = {
+  kind: 'hub-client',
+  name: 'spoke-1',
+  device: 'ovpn-hub',
+  credentials: CREDENTIALS,
+  tlsCrypt: { kind: 'v1', key: KEY },
+  dco: false,
+  remote: { host: '198.51.100.1', port: 1194 },
+  hubCommonName: 'hub',
+  routes: ['10.2.0.0/16', '172.16.2.0/24'],
+  keepalive: { intervalSeconds: 5, timeoutSeconds: 30 },
+};
+
+const layoutOf = (spec: OpenvpnSpec) => openvpnLayout({ runtimeDir: RUN, name: spec.name });
+const render = (spec: OpenvpnSpec): string => renderOpenvpnConfig(spec, layoutOf(spec));
+const refuses = (spec: unknown, field: RegExp): void =>
+  assert.throws(
+    () => render(spec as OpenvpnSpec),
+    (err: Error) => err instanceof InvalidArgumentError && field.test(err.message),
+  );
+
+const COMMON_TAIL = (
+  dir: string,
+  mtu: number,
+  mssfix: number,
+  dco = false,
+  keepalive = '10 60',
+): string[] => [
+  `tun-mtu ${mtu}`,
+  `mssfix ${mssfix} mtu`,
+  'allow-compression no',
+  `keepalive ${keepalive}`,
+  'persist-tun',
+  'persist-key',
+  ...(dco ? [] : ['disable-dco']),
+  `management ${dir}/management.sock unix`,
+  'script-security 1',
+  'verb 3',
+];
+const TLS = (dir: string, peer?: string): string[] => [
+  `ca ${dir}/ca.pem`,
+  `cert ${dir}/cert.pem`,
+  `key ${dir}/key.pem`,
+  `tls-crypt ${dir}/tls-crypt.key`,
+  ...(peer ? [`verify-x509-name ${peer} name`] : []),
+  'tls-version-min 1.2',
+  'hand-window 30',
+  'data-ciphers AES-256-GCM:CHACHA20-POLY1305',
+];
+const lines = (...l: string[]): string => `${l.join('\n')}\n`;
+
+void describe('renderOpenvpnConfig (goldens)', () => {
+  void it('p2p, listening end: binds, tls-server with dh none, pins the peer, routes via the tun', () => {
+    const dir = `${RUN}/link-7`;
+    assert.equal(
+      render(P2P_LISTEN),
+      lines(
+        '# Weft openvpn instance link-7 (p2p, listen). Rendered by Weft: edits are overwritten.',
+        'dev ovpn7',
+        'dev-type tun',
+        'proto udp4',
+        'local 192.0.2.1',
+        'lport 1194',
+        'remote 192.0.2.2 1194',
+        'float',
+        'tls-server',
+        'dh none',
+        ...TLS(dir, 'site-b'),
+        'ifconfig 10.99.0.1 10.99.0.2',
+        ...COMMON_TAIL(dir, 1448, 1500),
+        'route 10.2.0.0 255.255.0.0',
+        'explicit-exit-notify 1',
+      ),
+    );
+  });
+
+  void it('p2p, connecting end: nobind, a DNS name as remote, DCO on, MTU from a 1420 underlay', () => {
+    const dir = `${RUN}/link-7`;
+    assert.equal(
+      render(P2P_CONNECT),
+      lines(
+        '# Weft openvpn instance link-7 (p2p, connect). Rendered by Weft: edits are overwritten.',
+        'dev ovpn7',
+        'dev-type tun',
+        'proto udp4',
+        'nobind',
+        'remote hub.example.net 1194',
+        'float',
+        'tls-client',
+        ...TLS(dir, 'site-a'),
+        'ifconfig 10.99.0.2 10.99.0.1',
+        ...COMMON_TAIL(dir, 1368, 1420, true),
+        'explicit-exit-notify 1',
+      ),
+    );
+  });
+
+  void it('hub server: no pool, ccd-exclusive, a route per spoke subnet, spoke-to-spoke via the kernel', () => {
+    const dir = `${RUN}/hub`;
+    assert.equal(
+      render(HUB),
+      lines(
+        '# Weft openvpn instance hub (hub server). Rendered by Weft: edits are overwritten.',
+        'mode server',
+        'tls-server',
+        'dh none',
+        'dev ovpn-hub',
+        'dev-type tun',
+        'proto udp4',
+        'lport 1194',
+        ...TLS(dir),
+        'topology subnet',
+        'ifconfig 10.200.0.1 255.255.255.0',
+        'route-gateway 10.200.0.1',
+        'push "topology subnet"',
+        'push "route-gateway 10.200.0.1"',
+        `client-config-dir ${dir}/ccd`,
+        'ccd-exclusive',
+        'max-clients 2',
+        ...COMMON_TAIL(dir, 1448, 1500),
+        'route 10.1.0.0 255.255.0.0',
+        'route 10.2.0.0 255.255.0.0',
+        'route 172.16.2.0 255.255.255.0',
+        'explicit-exit-notify 1',
+      ),
+    );
+    assert.match(render({ ...HUB, spokeToSpoke: 'client-to-client' }), /^ccd-exclusive\nclient-to-client\n/m);
+  });
+
+  void it('hub client: client (pull), pins the hub, refuses a pushed default route', () => {
+    const dir = `${RUN}/spoke-1`;
+    assert.equal(
+      render(SPOKE),
+      lines(
+        '# Weft openvpn instance spoke-1 (hub client). Rendered by Weft: edits are overwritten.',
+        'client',
+        'dev ovpn-hub',
+        'dev-type tun',
+        'proto udp4',
+        'nobind',
+        'remote 198.51.100.1 1194',
+        'float',
+        ...TLS(dir, 'hub'),
+        'pull-filter ignore "redirect-gateway"',
+        ...COMMON_TAIL(dir, 1448, 1500, false, '5 30'),
+        'route 10.2.0.0 255.255.0.0',
+        'route 172.16.2.0 255.255.255.0',
+        'explicit-exit-notify 1',
+      ),
+    );
+  });
+
+  void it('tls-crypt-v2 on the hub and its spokes; IPv6 underlay', () => {
+    const v2 = (who: string): string => pem(`OpenVPN tls-crypt-v2 ${who} key`, 'dGxzY3J5cHR2Mg==');
+    const server = render({
+      ...HUB,
+      tlsCrypt: { kind: 'v2-server', key: v2('server') },
+      underlayFamily: 'inet6',
+    });
+    assert.match(server, /^tls-crypt-v2 \/run\/weft\/openvpn\/hub\/tls-crypt.key$/m);
+    assert.match(server, /^proto udp6$/m);
+    assert.match(server, /^tun-mtu 1428$/m);
+    assert.match(render({ ...SPOKE, tlsCrypt: { kind: 'v2-client', key: v2('client') } }), /^tls-crypt-v2 /m);
+    refuses(
+      { ...P2P_LISTEN, tlsCrypt: { kind: 'v2-server', key: v2('server') } },
+      /a v2-server key belongs to a hub-server/,
+    );
+    refuses({ ...SPOKE, tlsCrypt: { kind: 'v2-client', key: v2('server') } }, /tlsCrypt.key is not PEM/);
+  });
+
+  void it('ccd entries: fixed address with the subnet mask, one iroute per subnet', () => {
+    assert.equal(
+      renderCcdEntry(HUB.spokes[1]!, HUB.tunnel.subnet),
+      lines(
+        '# spoke spoke-2. Rendered by Weft: edits are overwritten.',
+        'ifconfig-push 10.200.0.12 255.255.255.0',
+        'iroute 10.2.0.0 255.255.0.0',
+        'iroute 172.16.2.0 255.255.255.0',
+      ),
+    );
+  });
+});
+
+void describe('openvpnFiles', () => {
+  void it('lists the config, credentials, key and ccd entries, all 0600, the config naming only paths', () => {
+    const files = openvpnFiles(HUB, layoutOf(HUB));
+    const dir = `${RUN}/hub`;
+    assert.deepEqual(
+      files.map((f) => [f.path, f.mode]),
+      [
+        [`${dir}/openvpn.conf`, 0o600],
+        [`${dir}/ca.pem`, 0o600],
+        [`${dir}/cert.pem`, 0o600],
+        [`${dir}/key.pem`, 0o600],
+        [`${dir}/tls-crypt.key`, 0o600],
+        [`${dir}/ccd/spoke-1`, 0o600],
+        [`${dir}/ccd/spoke-2`, 0o600],
+      ],
+    );
+    assert.equal(files[3]?.text, CREDENTIALS.keyPem);
+    assert.equal(files[4]?.text, KEY);
+    const config = files[0]?.text ?? '';
+    assert.doesNotMatch(config, /BEGIN|[0-9a-f]{32}/);
+    assert.equal(files[5]?.text, renderCcdEntry(HUB.spokes[0]!, HUB.tunnel.subnet));
+  });
+
+  void it('p2p and client instances have no ccd entries', () => {
+    assert.equal(openvpnFiles(P2P_LISTEN, layoutOf(P2P_LISTEN)).length, 5);
+    assert.equal(openvpnFiles(SPOKE, layoutOf(SPOKE)).length, 5);
+  });
+});
+
+void describe('validation: nothing unchecked reaches the config', () => {
+  const injections = ['x\nup /bin/sh', 'x y', 'x"', "x'", 'x#', 'x;y', 'x\\y', ''];
+
+  void it('refuses injection in every text field', () => {
+    for (const bad of injections) {
+      refuses({ ...P2P_LISTEN, name: bad }, /^name:/);
+      refuses({ ...P2P_LISTEN, device: bad }, /^device:/);
+      refuses({ ...P2P_LISTEN, peerCommonName: bad }, /^peerCommonName:/);
+      refuses({ ...P2P_CONNECT, remote: { host: bad, port: 1194 } }, /^remote.host:/);
+      refuses({ ...SPOKE, hubCommonName: bad }, /^hubCommonName:/);
+      refuses({ ...P2P_LISTEN, local: { address: bad, port: 1 } }, /^local.address:/);
+      refuses({ ...P2P_LISTEN, tunnel: { local: bad, remote: '10.99.0.2' } }, /^tunnel.local:/);
+      refuses({ ...P2P_LISTEN, routes: [bad] }, /^routes:/);
+      refuses(
+        { ...HUB, spokes: [{ commonName: bad, tunnelAddress: '10.200.0.5', subnets: [] }] },
+        /commonName/,
+      );
+      refuses(
+        { ...HUB, spokes: [{ commonName: 'a', tunnelAddress: '10.200.0.5', subnets: [bad] }] },
+        /subnets/,
+      );
+    }
+  });
+
+  void it('refuses a common name that would climb out of the ccd dir', () => {
+    refuses(
+      { ...HUB, spokes: [{ commonName: '../x', tunnelAddress: '10.200.0.5', subnets: [] }] },
+      /commonName/,
+    );
+    refuses(
+      { ...HUB, spokes: [{ commonName: '.x', tunnelAddress: '10.200.0.5', subnets: [] }] },
+      /commonName/,
+    );
+  });
+
+  void it('paths come from the safe set; a management socket path fits sun_path', () => {
+    assert.throws(() => openvpnLayout({ runtimeDir: '/run/a b', name: 'x' }), /runtimeDir/);
+    assert.throws(() => openvpnLayout({ runtimeDir: 'relative', name: 'x' }), /runtimeDir/);
+    assert.throws(() => openvpnLayout({ runtimeDir: '/run/../etc', name: 'x' }), /runtimeDir/);
+    assert.throws(() => openvpnLayout({ runtimeDir: `/run/${'d'.repeat(100)}`, name: 'x' }), /UNIX socket/);
+    assert.throws(
+      () => renderOpenvpnConfig(P2P_LISTEN, { ...layoutOf(P2P_LISTEN), key: '/run/x\nup /bin/sh' }),
+      /layout.key/,
+    );
+  });
+
+  void it('ports, MTU, keepalive, hand-window and verbosity in range', () => {
+    for (const port of [0, 65536, 1.5, Number.NaN]) {
+      refuses({ ...P2P_LISTEN, local: { port } }, /^local.port:/);
+      refuses({ ...SPOKE, remote: { host: '192.0.2.1', port } }, /^remote.port:/);
+    }
+    for (const underlayMtu of [1279, 9001, 1400.5]) refuses({ ...P2P_LISTEN, underlayMtu }, /^underlayMtu:/);
+    refuses({ ...P2P_LISTEN, keepalive: { intervalSeconds: 10, timeoutSeconds: 15 } }, /twice/);
+    refuses({ ...P2P_LISTEN, keepalive: { intervalSeconds: 0, timeoutSeconds: 15 } }, /intervalSeconds/);
+    refuses({ ...P2P_LISTEN, handWindowSeconds: 1 }, /handWindowSeconds/);
+    refuses({ ...P2P_LISTEN, verbosity: 7 }, /verbosity/);
+  });
+
+  void it('refuses what openvpn would refuse or misroute', () => {
+    refuses({ ...P2P_LISTEN, local: {} }, /a listening end needs a port/);
+    refuses({ ...P2P_CONNECT, remote: undefined }, /needs the address of its peer/);
+    refuses({ ...P2P_LISTEN, tunnel: { local: '10.99.0.1', remote: '10.99.0.1' } }, /different addresses/);
+    refuses({ ...P2P_LISTEN, tunnel: { local: '2001:db8::1', remote: '10.99.0.1' } }, /not an IPv4/);
+    refuses({ ...P2P_LISTEN, routes: ['10.2.0.1/16'] }, /host bits/);
+    refuses({ ...P2P_LISTEN, routes: ['2001:db8::/32'] }, /not an IPv4 prefix/);
+    refuses({ ...P2P_LISTEN, dataCiphers: ['BF-CBC'] }, /dataCiphers: BF-CBC/);
+    refuses({ ...P2P_LISTEN, dataCiphers: [] }, /at least one/);
+    refuses({ ...HUB, tunnel: { subnet: '10.200.0.0/24', serverAddress: '10.201.0.1' } }, /outside/);
+    refuses({ ...HUB, tunnel: { subnet: '10.200.0.0/31', serverAddress: '10.200.0.1' } }, /at least a \/30/);
+    const s = HUB.spokes[0]!;
+    refuses({ ...HUB, spokes: [s, { ...s, tunnelAddress: '10.200.0.99', subnets: [] }] }, /used twice/);
+    refuses({ ...HUB, spokes: [s, { ...s, commonName: 'x', subnets: [] }] }, /is taken/);
+    refuses({ ...HUB, spokes: [{ ...s, tunnelAddress: '10.200.0.1' }] }, /is taken/);
+    refuses({ ...HUB, spokes: [s, { ...s, commonName: 'x', tunnelAddress: '10.200.0.99' }] }, /two spokes/);
+    refuses({ ...HUB, spokes: [{ ...s, tunnelAddress: '10.9.0.1' }] }, /outside the tunnel subnet/);
+    refuses({ ...HUB, spokeToSpoke: 'bridge' }, /spokeToSpoke/);
+  });
+
+  void it('refuses credentials and keys that are not what they claim', () => {
+    refuses({ ...P2P_LISTEN, credentials: { ...CREDENTIALS, caPem: 'hello' } }, /credentials.caPem/);
+    refuses(
+      { ...P2P_LISTEN, credentials: { ...CREDENTIALS, certPem: CREDENTIALS.keyPem } },
+      /credentials.certPem/,
+    );
+    refuses(
+      { ...P2P_LISTEN, credentials: { ...CREDENTIALS, keyPem: `${CREDENTIALS.keyPem}\nremote evil 1` } },
+      /credentials.keyPem/,
+    );
+    refuses({ ...P2P_LISTEN, tlsCrypt: { kind: 'v1', key: KEY.replace(/[0-9a-f]{32}\n/, '') } }, /240 bytes/);
+  });
+});
+
+void describe('deriveMtu', () => {
+  void it('fills the underlay exactly: outer IP + UDP + 24 bytes of AEAD data framing', () => {
+    assert.deepEqual(deriveMtu(), { tunMtu: 1448, mssfixMtu: 1500 });
+    assert.deepEqual(deriveMtu(1500, 'inet6'), { tunMtu: 1428, mssfixMtu: 1500 });
+    assert.deepEqual(deriveMtu(9000), { tunMtu: 8948, mssfixMtu: 9000 });
+  });
+});

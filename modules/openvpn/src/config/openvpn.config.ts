@@ -1,0 +1,385 @@
+// The pure renderer: a typed spec and a layout in, openvpn 2.6 config text out. Options are written in a
+// fixed order (goldens stay stable), every value is validated first (openvpn.validate.ts), and the
+// config names files only: PEM text and keys go to the 0600 files openvpnFiles() lists.
+//
+// Defaults and why (README): UDP; TLS with the appliance CA and the peer pinned by common name; tls-crypt
+// always (an unauthenticated packet never reaches the TLS stack); AEAD data ciphers only, no fallback;
+// no compression (VORACLE, and DCO cannot do it); keepalive → ping-restart; float; tun-mtu/mssfix from
+// the underlay MTU; `disable-dco` unless the kernel has ovpn-dco; the management interface on a UNIX
+// socket in the instance's private dir; foreground (never `daemon`); built-in scripts only.
+import { InvalidArgumentError } from '@weft/core';
+import { deriveMtu } from './mtu.js';
+import {
+  DEFAULT_DATA_CIPHERS,
+  OPENVPN_DATA_CIPHERS,
+  type OpenvpnCommonSpec,
+  type OpenvpnFile,
+  type OpenvpnHubClientSpec,
+  type OpenvpnHubServerSpec,
+  type OpenvpnLayout,
+  type OpenvpnP2pSpec,
+  type OpenvpnSpec,
+  type OpenvpnSpoke,
+} from './openvpn.config.types.js';
+import { checkLayout } from './openvpn.layout.js';
+import { tlsCryptKeyProblem } from './tls-crypt.key.js';
+import {
+  checkAddress,
+  checkCommonName,
+  checkDevice,
+  checkHost,
+  checkInstanceName,
+  checkInteger,
+  checkPem,
+  checkPort,
+  ipv4Contains,
+  ipv4Prefix,
+} from './openvpn.validate.js';
+
+export const DEFAULT_KEEPALIVE = { intervalSeconds: 10, timeoutSeconds: 60 } as const;
+export const DEFAULT_HAND_WINDOW_SECONDS = 30;
+export const DEFAULT_VERBOSITY = 3;
+
+/** Renders the config file of one instance. Throws InvalidArgumentError naming the first bad field. */
+export function renderOpenvpnConfig(spec: OpenvpnSpec, layout: OpenvpnLayout): string {
+  validateSpec(spec);
+  checkLayout(layout);
+  const out = new Lines();
+  const role =
+    spec.kind === 'p2p' ? `p2p, ${spec.role}` : spec.kind === 'hub-server' ? 'hub server' : 'hub client';
+  out.comment(`Weft openvpn instance ${spec.name} (${role}). Rendered by Weft: edits are overwritten.`);
+  switch (spec.kind) {
+    case 'p2p':
+      renderP2p(out, spec, layout);
+      break;
+    case 'hub-server':
+      renderHubServer(out, spec, layout);
+      break;
+    case 'hub-client':
+      renderHubClient(out, spec, layout);
+      break;
+  }
+  return out.text();
+}
+
+/** The client-config-dir entry of one spoke: its fixed tunnel address and the subnets behind it. */
+export function renderCcdEntry(spoke: OpenvpnSpoke, tunnelSubnet: string): string {
+  const subnet = ipv4Prefix(tunnelSubnet, 'tunnel.subnet');
+  checkSpoke(spoke, 'spoke', subnet);
+  const out = new Lines();
+  out.comment(`spoke ${spoke.commonName}. Rendered by Weft: edits are overwritten.`);
+  out.option('ifconfig-push', spoke.tunnelAddress, subnet.netmask);
+  for (const s of spoke.subnets) {
+    const p = ipv4Prefix(s, 'spoke.subnets');
+    out.option('iroute', p.network, p.netmask);
+  }
+  return out.text();
+}
+
+/**
+ * Every file the instance needs before openvpn starts, all mode 0600: the config, the credentials, the
+ * tls-crypt key and (hub server) one ccd entry per spoke, named by its common name.
+ */
+export function openvpnFiles(spec: OpenvpnSpec, layout: OpenvpnLayout): OpenvpnFile[] {
+  const file = (path: string, text: string): OpenvpnFile => ({
+    path,
+    text: text.endsWith('\n') ? text : `${text}\n`,
+    mode: 0o600,
+  });
+  const files = [
+    file(layout.config, renderOpenvpnConfig(spec, layout)),
+    file(layout.ca, spec.credentials.caPem),
+    file(layout.cert, spec.credentials.certPem),
+    file(layout.key, spec.credentials.keyPem),
+    file(layout.tlsCrypt, spec.tlsCrypt.key),
+  ];
+  if (spec.kind === 'hub-server') {
+    for (const spoke of spec.spokes) {
+      files.push(file(`${layout.ccdDir}/${spoke.commonName}`, renderCcdEntry(spoke, spec.tunnel.subnet)));
+    }
+  }
+  return files;
+}
+
+// --- per kind ----------------------------------------------------------------------------------------------
+
+function renderP2p(out: Lines, spec: OpenvpnP2pSpec, layout: OpenvpnLayout): void {
+  renderDevice(out, spec);
+  if (spec.local?.address !== undefined) out.option('local', spec.local.address);
+  if (spec.local?.port !== undefined) out.option('lport', String(spec.local.port));
+  else out.option('nobind');
+  if (spec.remote) out.option('remote', spec.remote.host, String(spec.remote.port));
+  // A peer whose address changes (NAT rebinding, a new uplink) keeps its session: the data channel is
+  // authenticated, the source address is not what identifies it.
+  out.option('float');
+  out.option(spec.role === 'listen' ? 'tls-server' : 'tls-client');
+  if (spec.role === 'listen') out.option('dh', 'none');
+  renderTls(out, spec, layout, spec.peerCommonName);
+  out.option('ifconfig', spec.tunnel.local, spec.tunnel.remote);
+  renderTunnelCommon(out, spec, layout);
+  renderRoutes(out, spec);
+  out.option('explicit-exit-notify', '1');
+}
+
+function renderHubServer(out: Lines, spec: OpenvpnHubServerSpec, layout: OpenvpnLayout): void {
+  const subnet = ipv4Prefix(spec.tunnel.subnet, 'tunnel.subnet');
+  out.option('mode', 'server');
+  out.option('tls-server');
+  out.option('dh', 'none');
+  renderDevice(out, spec);
+  if (spec.local.address !== undefined) out.option('local', spec.local.address);
+  out.option('lport', String(spec.local.port));
+  renderTls(out, spec, layout, undefined);
+  // Explicit instead of the `server` helper: no address pool, so a spoke gets exactly the address its
+  // ccd entry pushes, and one without an entry is refused (ccd-exclusive) rather than given one.
+  out.option('topology', 'subnet');
+  out.option('ifconfig', spec.tunnel.serverAddress, subnet.netmask);
+  out.option('route-gateway', spec.tunnel.serverAddress);
+  out.push('topology subnet');
+  out.push(`route-gateway ${spec.tunnel.serverAddress}`);
+  out.option('client-config-dir', layout.ccdDir);
+  out.option('ccd-exclusive');
+  if ((spec.spokeToSpoke ?? 'kernel') === 'client-to-client') out.option('client-to-client');
+  out.option('max-clients', String(spec.maxClients ?? Math.max(1, spec.spokes.length)));
+  renderTunnelCommon(out, spec, layout);
+  // The hub's kernel sends every spoke's subnets into the tun; openvpn picks the spoke by its iroute.
+  const spokeRoutes = spec.spokes.flatMap((s) => s.subnets);
+  renderRoutes(out, { ...spec, routes: [...spokeRoutes, ...(spec.routes ?? [])] });
+  out.option('explicit-exit-notify', '1');
+}
+
+function renderHubClient(out: Lines, spec: OpenvpnHubClientSpec, layout: OpenvpnLayout): void {
+  out.option('client');
+  renderDevice(out, spec);
+  out.option('nobind');
+  out.option('remote', spec.remote.host, String(spec.remote.port));
+  out.option('float');
+  renderTls(out, spec, layout, spec.hubCommonName);
+  // The hub is ours and pushes only topology, route-gateway and pings; never a default route.
+  out.option('pull-filter', 'ignore', '"redirect-gateway"');
+  renderTunnelCommon(out, spec, layout);
+  renderRoutes(out, spec);
+  out.option('explicit-exit-notify', '1');
+}
+
+// --- shared blocks -----------------------------------------------------------------------------------------
+
+function renderDevice(out: Lines, spec: OpenvpnCommonSpec): void {
+  out.option('dev', spec.device);
+  out.option('dev-type', 'tun');
+  out.option('proto', spec.underlayFamily === 'inet6' ? 'udp6' : 'udp4');
+}
+
+function renderTls(
+  out: Lines,
+  spec: OpenvpnSpec,
+  layout: OpenvpnLayout,
+  peerCommonName: string | undefined,
+): void {
+  out.option('ca', layout.ca);
+  out.option('cert', layout.cert);
+  out.option('key', layout.key);
+  out.option(spec.tlsCrypt.kind === 'v1' ? 'tls-crypt' : 'tls-crypt-v2', layout.tlsCrypt);
+  // The peer is pinned by its common name: any other certificate of the same CA is refused.
+  if (peerCommonName !== undefined) out.option('verify-x509-name', peerCommonName, 'name');
+  out.option('tls-version-min', '1.2');
+  out.option('hand-window', String(spec.handWindowSeconds ?? DEFAULT_HAND_WINDOW_SECONDS));
+  out.option('data-ciphers', (spec.dataCiphers ?? DEFAULT_DATA_CIPHERS).join(':'));
+}
+
+function renderTunnelCommon(out: Lines, spec: OpenvpnSpec, layout: OpenvpnLayout): void {
+  const mtu = deriveMtu(spec.underlayMtu, spec.underlayFamily);
+  out.option('tun-mtu', String(mtu.tunMtu));
+  out.option('mssfix', String(mtu.mssfixMtu), 'mtu');
+  out.option('allow-compression', 'no');
+  const keepalive = spec.keepalive ?? DEFAULT_KEEPALIVE;
+  out.option('keepalive', String(keepalive.intervalSeconds), String(keepalive.timeoutSeconds));
+  // A ping-restart re-handshakes without closing the tun: routes into it stay.
+  out.option('persist-tun');
+  out.option('persist-key');
+  if (!spec.dco) out.option('disable-dco');
+  out.option('management', layout.managementSocket, 'unix');
+  out.option('script-security', '1');
+  out.option('verb', String(spec.verbosity ?? DEFAULT_VERBOSITY));
+}
+
+function renderRoutes(out: Lines, spec: OpenvpnCommonSpec): void {
+  for (const r of spec.routes ?? []) {
+    const p = ipv4Prefix(r, 'routes');
+    out.option('route', p.network, p.netmask);
+  }
+}
+
+// --- validation --------------------------------------------------------------------------------------------
+
+/** Validates a spec as the renderer does; throws InvalidArgumentError naming the field. */
+export function validateSpec(spec: OpenvpnSpec): void {
+  checkInstanceName(spec.name);
+  checkDevice(spec.device);
+  checkPem(spec.credentials.caPem, ['CERTIFICATE'], 'credentials.caPem');
+  checkPem(spec.credentials.certPem, ['CERTIFICATE'], 'credentials.certPem');
+  checkPem(
+    spec.credentials.keyPem,
+    ['PRIVATE KEY', 'EC PRIVATE KEY', 'RSA PRIVATE KEY'],
+    'credentials.keyPem',
+  );
+  checkTlsCrypt(spec);
+  deriveMtu(spec.underlayMtu, spec.underlayFamily);
+  if (
+    spec.underlayFamily !== undefined &&
+    spec.underlayFamily !== 'inet' &&
+    spec.underlayFamily !== 'inet6'
+  ) {
+    throw new InvalidArgumentError(`underlayFamily: ${String(spec.underlayFamily)} is not inet or inet6`);
+  }
+  for (const c of spec.dataCiphers ?? DEFAULT_DATA_CIPHERS) {
+    if (!(OPENVPN_DATA_CIPHERS as readonly string[]).includes(c)) {
+      throw new InvalidArgumentError(`dataCiphers: ${c} is not one of ${OPENVPN_DATA_CIPHERS.join(', ')}`);
+    }
+  }
+  if (spec.dataCiphers?.length === 0) throw new InvalidArgumentError('dataCiphers: name at least one cipher');
+  if (spec.keepalive) {
+    checkInteger(spec.keepalive.intervalSeconds, 1, 3600, 'keepalive.intervalSeconds');
+    checkInteger(spec.keepalive.timeoutSeconds, 2, 86400, 'keepalive.timeoutSeconds');
+    if (spec.keepalive.timeoutSeconds < 2 * spec.keepalive.intervalSeconds) {
+      throw new InvalidArgumentError(
+        'keepalive.timeoutSeconds must be at least twice intervalSeconds (openvpn would restart between pings)',
+      );
+    }
+  }
+  if (spec.handWindowSeconds !== undefined) checkInteger(spec.handWindowSeconds, 5, 600, 'handWindowSeconds');
+  if (spec.verbosity !== undefined) checkInteger(spec.verbosity, 0, 6, 'verbosity');
+  for (const r of spec.routes ?? []) ipv4Prefix(r, 'routes');
+  switch (spec.kind) {
+    case 'p2p':
+      if (spec.role !== 'listen' && spec.role !== 'connect') {
+        throw new InvalidArgumentError(`role: ${String(spec.role)} is not listen or connect`);
+      }
+      if (spec.local?.address !== undefined) checkAddress(spec.local.address, 'local.address');
+      if (spec.local?.port !== undefined) checkPort(spec.local.port, 'local.port');
+      if (spec.role === 'listen' && spec.local?.port === undefined) {
+        throw new InvalidArgumentError('local.port: a listening end needs a port');
+      }
+      if (spec.role === 'connect' && !spec.remote) {
+        throw new InvalidArgumentError('remote: a connecting end needs the address of its peer');
+      }
+      if (spec.remote) {
+        checkHost(spec.remote.host, 'remote.host');
+        checkPort(spec.remote.port, 'remote.port');
+      }
+      checkAddress(spec.tunnel.local, 'tunnel.local', 'inet');
+      checkAddress(spec.tunnel.remote, 'tunnel.remote', 'inet');
+      if (spec.tunnel.local === spec.tunnel.remote) {
+        throw new InvalidArgumentError('tunnel: the two ends need different addresses');
+      }
+      checkCommonName(spec.peerCommonName, 'peerCommonName');
+      break;
+    case 'hub-server': {
+      if (spec.local.address !== undefined) checkAddress(spec.local.address, 'local.address');
+      checkPort(spec.local.port, 'local.port');
+      const subnet = ipv4Prefix(spec.tunnel.subnet, 'tunnel.subnet');
+      if (subnet.length > 30) throw new InvalidArgumentError('tunnel.subnet: a hub needs at least a /30');
+      checkAddress(spec.tunnel.serverAddress, 'tunnel.serverAddress', 'inet');
+      if (!ipv4Contains(subnet, spec.tunnel.serverAddress)) {
+        throw new InvalidArgumentError(
+          `tunnel.serverAddress: ${spec.tunnel.serverAddress} is outside ${spec.tunnel.subnet}`,
+        );
+      }
+      const names = new Set<string>();
+      const addresses = new Set<string>([spec.tunnel.serverAddress]);
+      const subnets = new Set<string>();
+      spec.spokes.forEach((spoke, i) => {
+        const what = `spokes[${i}]`;
+        checkSpoke(spoke, what, subnet);
+        if (names.has(spoke.commonName)) {
+          throw new InvalidArgumentError(`${what}.commonName: ${spoke.commonName} is used twice`);
+        }
+        names.add(spoke.commonName);
+        if (addresses.has(spoke.tunnelAddress)) {
+          throw new InvalidArgumentError(`${what}.tunnelAddress: ${spoke.tunnelAddress} is taken`);
+        }
+        addresses.add(spoke.tunnelAddress);
+        for (const s of spoke.subnets) {
+          if (subnets.has(s)) throw new InvalidArgumentError(`${what}.subnets: ${s} belongs to two spokes`);
+          subnets.add(s);
+        }
+      });
+      const mode = spec.spokeToSpoke ?? 'kernel';
+      if (mode !== 'kernel' && mode !== 'client-to-client') {
+        throw new InvalidArgumentError(`spokeToSpoke: ${String(mode)} is not kernel or client-to-client`);
+      }
+      if (spec.maxClients !== undefined) checkInteger(spec.maxClients, 1, 65535, 'maxClients');
+      break;
+    }
+    case 'hub-client':
+      checkHost(spec.remote.host, 'remote.host');
+      checkPort(spec.remote.port, 'remote.port');
+      checkCommonName(spec.hubCommonName, 'hubCommonName');
+      break;
+    default: {
+      const never: never = spec;
+      throw new InvalidArgumentError(
+        `kind: ${String((never as { kind: unknown }).kind)} is not p2p, hub-server or hub-client`,
+      );
+    }
+  }
+}
+
+function checkSpoke(spoke: OpenvpnSpoke, what: string, subnet: { network: string; length: number }): void {
+  checkCommonName(spoke.commonName, `${what}.commonName`);
+  checkAddress(spoke.tunnelAddress, `${what}.tunnelAddress`, 'inet');
+  if (!ipv4Contains(subnet, spoke.tunnelAddress)) {
+    throw new InvalidArgumentError(
+      `${what}.tunnelAddress: ${spoke.tunnelAddress} is outside the tunnel subnet`,
+    );
+  }
+  for (const s of spoke.subnets) ipv4Prefix(s, `${what}.subnets`);
+}
+
+function checkTlsCrypt(spec: OpenvpnSpec): void {
+  const t = spec.tlsCrypt;
+  switch (t.kind) {
+    case 'v1': {
+      const problem = tlsCryptKeyProblem(t.key);
+      if (problem) throw new InvalidArgumentError(`tlsCrypt.key ${problem}`);
+      return;
+    }
+    case 'v2-server':
+    case 'v2-client': {
+      const want = t.kind === 'v2-server' ? 'hub-server' : 'hub-client';
+      if (spec.kind !== want) {
+        throw new InvalidArgumentError(`tlsCrypt: a ${t.kind} key belongs to a ${want}, not a ${spec.kind}`);
+      }
+      const label = `OpenVPN tls-crypt-v2 ${t.kind === 'v2-server' ? 'server' : 'client'} key`;
+      checkPem(t.key, [label], 'tlsCrypt.key');
+      return;
+    }
+    default: {
+      const never: never = t;
+      throw new InvalidArgumentError(
+        `tlsCrypt.kind: ${String((never as { kind: unknown }).kind)} is unknown`,
+      );
+    }
+  }
+}
+
+/** Config lines; every word was validated before it gets here, quoting is never needed. */
+class Lines {
+  private readonly lines: string[] = [];
+
+  comment(text: string): void {
+    this.lines.push(`# ${text}`);
+  }
+
+  option(name: string, ...values: string[]): void {
+    this.lines.push([name, ...values].join(' '));
+  }
+
+  push(option: string): void {
+    this.lines.push(`push "${option}"`);
+  }
+
+  text(): string {
+    return `${this.lines.join('\n')}\n`;
+  }
+}
