@@ -35,3 +35,6 @@ export {
 export { parseStatus } from './management/management.status.js';
 export { parseStateRow, parseLogRow, type ReplyShape } from './management/management.message.js';
 export * from './management/management.types.js';
+
+// Process supervision.
+export * from './process/index.js';

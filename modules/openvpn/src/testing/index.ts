@@ -10,3 +10,10 @@ export {
   type FakeManagementServerOptions,
 } from './fake-management-server.js';
 export { SeededRandom } from './seeded-random.js';
+export { FakeClock } from './fake-clock.js';
+export {
+  FakeOpenvpnSystem,
+  FakeManagementLink,
+  type FakeOpenvpnBehaviour,
+  type FakeOpenvpnProcess,
+} from './fake-openvpn.js';
