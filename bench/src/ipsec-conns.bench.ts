@@ -7,15 +7,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
-import { NodeFileAdapter, NodeProcessRunner } from '@weft/core';
+import { CHARON_RULE_PRIORITY, CHARON_TABLE, NodeProcessRunner } from '@weft/core';
 import {
   CharonSupervisor,
   DEFAULT_ESP_PROPOSALS,
   DEFAULT_IKE_PROPOSALS,
   loadConnMessage,
   loadSharedMessage,
-  renderStrongswanConf,
   renderSwanctl,
   ViciClient,
   ViciSession,
@@ -23,12 +21,10 @@ import {
   type ViciInput,
   type ViciSharedSecret,
 } from '@weft/ipsec';
+import { PRIVATE_RUN_LAUNCHER } from '@weft/ipsec/testing';
 
 const N = Number(process.env.BENCH_CONNS ?? 1000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-const RUN_SCRIPT = fileURLToPath(
-  new URL('../../modules/ipsec/src/testing/fixtures/charon-private-run.sh', import.meta.url),
-);
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -71,18 +67,17 @@ async function main(): Promise<void> {
   const empty = join(dir, 'empty.conf');
   writeFileSync(full, all.map(({ spec, psk }) => renderSwanctl(spec, psk)).join('\n'), { mode: 0o600 });
   writeFileSync(empty, '', { mode: 0o600 });
+  // The appliance's charon as the IPsec driver runs it (same renderer, plugins and routing table).
   const charon = new CharonSupervisor({
     processes: new NodeProcessRunner(),
-    files: new NodeFileAdapter(),
-    launcher: ['unshare', '--mount', '--propagation', 'private', '--', 'bash', RUN_SCRIPT],
-    confFile: join(dir, 'strongswan.conf'),
-    confText: renderStrongswanConf({
+    launcher: PRIVATE_RUN_LAUNCHER,
+    runtimeDir: join(dir, 'run'),
+    config: {
       viciSocket: vici,
       dataplane: 'libipsec',
-      logFile: join(dir, 'charon.log'),
-    }),
-    viciSocket: vici,
-    logFile: join(dir, 'charon.log'),
+      log: { file: join(dir, 'charon.log') },
+      routing: { table: CHARON_TABLE.id, priority: CHARON_RULE_PRIORITY },
+    },
   });
   const swanctl = (file: string): void => {
     execFileSync('swanctl', ['--load-all', '--noprompt', '--file', file, '--uri', `unix://${vici}`], {

@@ -1,23 +1,28 @@
 // Which module drivers this build runs, in apply order: tunnel modules first (they create the
 // interfaces), the core last (it routes into them).
 import {
+  CHARON_RULE_PRIORITY,
+  CHARON_TABLE,
   ProcSysctl,
   NodeFileAdapter,
   RoutingCore,
   RtNetlinkAdapter,
+  WEFT_ROUTE_PROTOCOL,
   planRoutes,
   type KernelChange,
+  type NetlinkAdapter,
 } from '@weft/core';
 import { lookup } from 'node:dns/promises';
 import { mkdirSync } from 'node:fs';
-import { access } from 'node:fs/promises';
 import {
   CharonSupervisor,
   detectDataplane,
+  NodeCharonHost,
   NodePkiFiles,
   PkiTool,
-  renderStrongswanConf,
-  SystemDataplaneProbe,
+  systemClock,
+  type CharonEvent,
+  type CharonRetransmit,
 } from '@weft/ipsec';
 import { join } from 'node:path';
 import {
@@ -105,7 +110,47 @@ async function underlayMtu(
   return (await port.netlink.listLinks()).find((l) => l.index === def.ifindex)?.mtu;
 }
 
-/** The appliance's charon: its runtime dir under the data dir, the data plane detected (or forced). */
+/**
+ * IKE retransmits of the appliance's charon: 3 tries from 2 s, growing 1.4× (≈ 14 s to give up), so the
+ * doctor names an unreachable peer in seconds, not after charon's default ≈ 165 s.
+ */
+const IPSEC_RETRANSMIT: CharonRetransmit = { tries: 3, timeoutS: 2, base: 1.4 };
+
+/** One structured line per supervision event; what went wrong is spelled out, never an `{}` Error. */
+function logCharonEvent(log: PinoLogger, e: CharonEvent): void {
+  switch (e.type) {
+    case 'started':
+    case 'restarted':
+      log.info({ event: e }, `charon ${e.type} (pid ${e.pid})`);
+      return;
+    case 'adopted':
+      log.info({ event: e }, `charon adopted: one from an earlier run answers (pid ${e.pid ?? 'unknown'})`);
+      return;
+    case 'exited': {
+      const how = e.adopted ? 'stopped answering' : `exited (${e.signal ?? `code ${e.code}`})`;
+      log.warn({ event: e }, `charon ${how}: restart in ${e.restartInMs} ms`);
+      return;
+    }
+    case 'restart-failed':
+      log.error(
+        { event: { ...e, error: e.error.message } },
+        `charon restart ${e.attempt} failed: ${e.error.message}; next in ${e.restartInMs} ms`,
+      );
+      return;
+    case 'stale-ended':
+      log.warn({ event: e }, `ended charon ${e.pid}: ours from an earlier run, no longer answering`);
+      return;
+    case 'stopped':
+      log.info({ event: e }, 'charon stopped');
+      return;
+  }
+}
+
+/**
+ * The appliance's charon: its runtime dir (strongswan.conf, pid file, VICI socket, log) under the data
+ * dir, the data plane detected (or forced by --ipsec / WEFT_IPSEC / `ipsec` in the config file), its
+ * routes in charon's own table behind Weft's (core's owned.ts).
+ */
 async function createIpsecDriver(
   boot: BootConfig,
   store: DesiredStateStore,
@@ -114,37 +159,30 @@ async function createIpsecDriver(
   const dir = join(boot.dataDir, 'ipsec');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const processes = new NodeProcessRunner();
-  const exists = (path: string): Promise<boolean> =>
-    access(path).then(
-      () => true,
-      () => false,
-    );
-  const detection = await detectDataplane(new SystemDataplaneProbe(processes, exists), boot.ipsecDataplane);
-  const viciSocket = join(dir, 'charon.vici');
-  const logFile = join(dir, 'charon.log');
+  const host = new NodeCharonHost();
+  const dataplane = await detectDataplane({ processes, host, choice: boot.ipsecDataplane });
   const made: { driver?: IpsecDriver } = {};
+  // Built now, started lazily: the driver starts charon with the first IPsec link.
   const supervisor = new CharonSupervisor({
     processes,
-    files: new NodeFileAdapter(),
-    confFile: join(dir, 'strongswan.conf'),
-    confText: renderStrongswanConf({ viciSocket, dataplane: detection.kind, logFile }),
-    viciSocket,
-    logFile,
+    host,
+    clock: systemClock,
+    runtimeDir: dir,
+    config: {
+      viciSocket: join(dir, 'charon.vici'),
+      dataplane: dataplane.kind,
+      log: { file: join(dir, 'charon.log') },
+      routing: { table: CHARON_TABLE.id, priority: CHARON_RULE_PRIORITY },
+      retransmit: IPSEC_RETRANSMIT,
+    },
     onEvent: (e) => {
-      log.info({ event: e }, `charon ${e.type}`);
-      // A restarted charon holds no connection: the drift check loads them again.
+      logCharonEvent(log, e);
+      // A restarted charon holds no connection, credential or SA, and an adopted one may hold old ones:
+      // the drift check compares and loads them all again.
       if (e.type === 'restarted' || e.type === 'adopted') made.driver?.notifyChange(`charon ${e.type}`);
     },
   });
-  const port = new ViciIpsecPort({
-    dataplane: detection.kind,
-    reason: detection.reason,
-    interfaceName: detection.kind === 'libipsec' ? 'ipsec0' : undefined,
-    viciSocket,
-    start: () => supervisor.start(),
-    stop: () => supervisor.stop(),
-    isRunning: () => supervisor.isRunning(),
-  });
+  const port = new ViciIpsecPort(supervisor, dataplane);
   const state = store.moduleState('ipsec');
   const credentials = new IpsecCredentials(
     state,
@@ -221,11 +259,27 @@ export async function createModuleDrivers(
   return [driver, ipsec, new CoreRoutingDriver(routing, linkInterface, coreLog)];
 }
 
+/**
+ * charon's table and the rule pointing at it. charon removes its rule at a clean exit, but a SIGKILL
+ * (or a crashed appliance host) leaves it, with kernel-libipsec's routes: emptied the same way as
+ * Weft's own table.
+ */
+function cleanupCharonRouting(netlink: NetlinkAdapter): Promise<unknown> {
+  return new RoutingCore({
+    netlink,
+    sysctl: new ProcSysctl(new NodeFileAdapter()),
+    owned: { table: CHARON_TABLE, rulePriority: CHARON_RULE_PRIORITY, protocol: WEFT_ROUTE_PROTOCOL },
+  }).cleanup();
+}
+
 /** `weft cleanup`: remove everything every module owns from the kernel. */
 export async function cleanupOwnedState(): Promise<void> {
   const port = new NetlinkRoutingPort();
   try {
-    await port.cleanup();
+    // Both, even when one fails: a half-done cleanup is worth less than a full report.
+    const results = await Promise.allSettled([port.cleanup(), cleanupCharonRouting(port.netlink)]);
+    const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+    if (failures.length > 0) throw new AggregateError(failures, 'weft cleanup: some owned state remains');
   } finally {
     port.close();
   }

@@ -1,9 +1,11 @@
-// The IPsec driver's port, made of @weft/ipsec's parts: a charon process (supervised) and a VICI
-// session to it, reconnected whenever charon was restarted.
+// The IPsec driver's port, made of @weft/ipsec's parts: the appliance's charon (run by CharonSupervisor)
+// and a VICI session to it, reconnected whenever charon was restarted.
 import {
   ViciClient,
   ViciCommandFailedError,
   ViciSession,
+  type CharonSupervisor,
+  type DataplaneDetection,
   type ViciIkeSa,
   type ViciInput,
   type ViciSharedSecret,
@@ -11,17 +13,14 @@ import {
 import type { CharonLogLine } from '@weft/ipsec';
 import type { IpsecIkeSa, IpsecPort, ViciMessage } from './ipsec.driver.js';
 
-/** The charon process, as the supervisor in @weft/ipsec runs it. */
-export interface CharonControl {
-  readonly dataplane: 'kernel' | 'libipsec';
-  readonly reason: string;
-  /** kernel-libipsec's TUN device; undefined on the kernel path. */
-  readonly interfaceName: string | undefined;
-  readonly viciSocket: string;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  isRunning(): boolean;
-}
+/** What the port needs of the charon supervisor (a narrow view, so specs can stand in for it). */
+export type CharonControl = Pick<CharonSupervisor, 'state' | 'viciSocket' | 'start' | 'stop'>;
+
+/**
+ * kernel-libipsec's TUN device. charon creates one per daemon, named ipsec0 in the appliance's own
+ * namespace (LAB-NOTES: "created TUN device: ipsec0").
+ */
+export const LIBIPSEC_INTERFACE = 'ipsec0';
 
 const POLL_MS = 500;
 
@@ -53,16 +52,20 @@ function proposalOf(sa: ViciIkeSa): string | undefined {
 export class ViciIpsecPort implements IpsecPort {
   private session: ViciSession | undefined;
 
-  constructor(private readonly charon: CharonControl) {}
+  constructor(
+    private readonly charon: CharonControl,
+    /** The data plane detectDataplane chose at boot, and why (the driver logs it at start). */
+    private readonly detection: DataplaneDetection,
+  ) {}
 
   get dataplane(): 'kernel' | 'libipsec' {
-    return this.charon.dataplane;
+    return this.detection.kind;
   }
   get reason(): string {
-    return this.charon.reason;
+    return this.detection.reason;
   }
   get interfaceName(): string | undefined {
-    return this.charon.interfaceName;
+    return this.detection.kind === 'libipsec' ? LIBIPSEC_INTERFACE : undefined;
   }
 
   async start(): Promise<void> {
@@ -76,8 +79,13 @@ export class ViciIpsecPort implements IpsecPort {
     await this.charon.stop();
   }
 
+  /**
+   * charon answers (ours, or one adopted from an earlier run). Not while it starts or waits for a
+   * restart: the driver then plans "start charon" and loads every connection into the new one.
+   */
   isRunning(): boolean {
-    return this.charon.isRunning();
+    const state = this.charon.state;
+    return state === 'running' || state === 'adopted';
   }
 
   /** A client on a live session; a restarted charon gets a new connection. */
@@ -153,7 +161,7 @@ export class ViciIpsecPort implements IpsecPort {
   /** charon's `log` events, resubscribed after every restart, until `signal` aborts. */
   async *logs(signal: AbortSignal): AsyncIterable<CharonLogLine> {
     while (!signal.aborted) {
-      if (!this.charon.isRunning()) {
+      if (!this.isRunning()) {
         await sleep(POLL_MS, signal);
         continue;
       }

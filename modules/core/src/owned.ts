@@ -12,10 +12,26 @@ export const WEFT_TABLE = { id: 7373, name: 'weft' } as const;
 /**
  * Priority of the `from all lookup weft` rule (FRA_PRIORITY), the same for IPv4 and IPv6.
  * It sits after `local` (0) and before `main` (32766), so our routes win over main's default route.
- * strongSwan's kernel-libipsec installs priority 220 → table 220, which is consulted before ours: an
- * IPsec SA silently overrides our route to the same prefix. Issue 6 revisits that precedence.
+ * strongSwan's defaults (priority 220 → table 220) would be consulted before ours, so the appliance's
+ * charon is given CHARON_TABLE behind CHARON_RULE_PRIORITY instead (below).
  */
 export const WEFT_RULE_PRIORITY = 5300;
+
+/**
+ * The appliance's charon's own routing table (strongswan.conf `charon.routing_table`).
+ * kernel-libipsec installs `<remote net> dev ipsec0 src <local addr>` there for every CHILD_SA, even
+ * with `install_routes = no`. Not 220 (charon's default, which other strongSwan installs use) and not
+ * 0 (charon would then write into `main`). Flushed by `weft cleanup` like Weft's own table.
+ */
+export const CHARON_TABLE = { id: 7374, name: 'weft-charon' } as const;
+
+/**
+ * Priority of the `from all lookup 7374` rule charon itself adds at start and removes at a clean exit
+ * (`charon.routing_table_prio`; a SIGKILL leaves it behind). After WEFT_RULE_PRIORITY, so Weft's
+ * routes win and charon's only fill in; charon's default 220 would let an IPsec SA silently override
+ * another link's route to the same prefix.
+ */
+export const CHARON_RULE_PRIORITY = 5400;
 
 /**
  * The rtm_protocol / FRA_PROTOCOL stamped on our routes and rules (`proto 87` in `ip route`). Values

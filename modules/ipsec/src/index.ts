@@ -73,27 +73,6 @@ export {
 } from './vici/vici.session.js';
 export { ViciClient, ViciEventStream } from './vici/vici.commands.js';
 export type * from './vici/vici.types.js';
-// charon supervision (the appliance's own charon) and the data plane choice
-export {
-  renderStrongswanConf,
-  pluginsFor,
-  type IpsecDataplane,
-  type StrongswanConfOptions,
-} from './daemon/strongswan-conf.js';
-export {
-  detectDataplane,
-  SystemDataplaneProbe,
-  type DataplaneChoice,
-  type DataplaneDetection,
-  type DataplaneProbe,
-} from './daemon/dataplane.detect.js';
-export {
-  CharonSupervisor,
-  CHARON_PATHS,
-  viciAnswers,
-  type CharonEvent,
-  type CharonSupervisorOptions,
-} from './daemon/charon.supervisor.js';
-// charon supervision (charon/): strongswan.conf renderer, data plane detection, supervisor. One namespace,
-// because src/daemon/ still exports the names it replaces: `import { charon } from '@weft/ipsec'`.
-export * as charon from './charon/index.js';
+// charon supervision (charon/): the appliance's own charon — strongswan.conf renderer, data plane
+// detection, supervisor with restart and adoption, host adapter, clock, errors.
+export * from './charon/index.js';

@@ -1,23 +1,23 @@
 // The real charon 5.9.8 under the supervisor, in this file's own network namespace (the test runner's
 // `unshare --net`) and — because charon's pid file is /run/charon.pid — each charon in a private mount
-// namespace with a tmpfs on /run (testing/private-run.sh, given as the launcher: argv only).
+// namespace with a tmpfs on /run (testing/private-run.sh, given as the launcher: argv only). charon's
+// routing table and rule priority are the appliance's, from core's owned.ts.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { NodeProcessRunner } from '@weft/core';
+import { CHARON_RULE_PRIORITY, CHARON_TABLE, NodeProcessRunner } from '@weft/core';
 import { systemClock, waitFor } from './charon.clock.js';
 import { NodeCharonHost } from './charon.host.js';
 import { CharonSupervisor, type CharonEvent } from './charon.supervisor.js';
 import { detectDataplane } from './dataplane.detect.js';
 import { FAST_RETRANSMIT, type StrongswanConfOptions } from './strongswan-conf.js';
+import { PRIVATE_RUN_LAUNCHER } from './testing/private-run.js';
 
-const PRIVATE_RUN = fileURLToPath(new URL('../../src/charon/testing/private-run.sh', import.meta.url));
-/** A table and priority no other test uses; charon's rule for it goes when charon exits cleanly. */
-const ROUTING = { table: 7374, priority: 5400 };
-const LAUNCHER = ['unshare', '--mount', '--propagation', 'private', '--', 'bash', PRIVATE_RUN];
+/** The appliance's (7374 at 5400); charon's rule for it goes when charon exits cleanly. */
+const ROUTING = { table: CHARON_TABLE.id, priority: CHARON_RULE_PRIORITY };
+const LAUNCHER = PRIVATE_RUN_LAUNCHER;
 
 void describe('CharonSupervisor with the real charon (integration)', () => {
   const processes = new NodeProcessRunner();
@@ -40,6 +40,12 @@ void describe('CharonSupervisor with the real charon (integration)', () => {
     } catch {
       return false;
     }
+  };
+
+  /** How many `ip rule`s point at charon's table. */
+  const charonRules = async (): Promise<number> => {
+    const { stdout } = await processes.run('ip', ['-4', 'rule', 'show', 'table', String(ROUTING.table)]);
+    return stdout.split('\n').filter((l) => l.trim() !== '').length;
   };
 
   before(async () => {
@@ -93,7 +99,7 @@ void describe('CharonSupervisor with the real charon (integration)', () => {
     }
     // charon's rule is ours to place: table 7374 at 5400, not its default 220 in front of everything.
     const { stdout: rules } = await processes.run('ip', ['rule', 'show']);
-    assert.match(rules, /^5400:\s+from all lookup 7374/m);
+    assert.match(rules, new RegExp(`^${ROUTING.priority}:\\s+from all lookup ${ROUTING.table}`, 'm'));
     assert.doesNotMatch(rules, /lookup 220/);
     assert.ok(supervisor.pid !== undefined && (await host.commandOf(supervisor.pid))?.endsWith('/charon'));
   });
@@ -127,6 +133,8 @@ void describe('CharonSupervisor with the real charon (integration)', () => {
     assert.equal(supervisor.pid, restarted.pid);
     assert.equal(alive(pid), false);
     assert.ok(await host.viciAnswers(config.viciSocket, 1000));
+    // SIGKILL left the first one's rule; the new charon put it back without a duplicate.
+    assert.equal(await charonRules(), 1);
   });
 
   void it('stop(): ends charon by PID, leaves no process, socket or pid file, and no restart follows', async () => {
@@ -139,6 +147,7 @@ void describe('CharonSupervisor with the real charon (integration)', () => {
     assert.equal(await host.exists(supervisor.pidFile), false);
     const log = (await host.readText(config.log.file)) ?? '';
     assert.match(log, /SIGTERM received, shutting down/);
+    assert.equal(await charonRules(), 0, 'a clean exit removes charon’s rule');
     // Nothing may start again: watch for twice the longest backoff (400 ms) for a charon that must not come.
     const restarted = await waitFor(systemClock, () => host.exists(config.viciSocket), {
       timeoutMs: 1000,

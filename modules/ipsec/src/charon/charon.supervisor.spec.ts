@@ -235,6 +235,23 @@ void describe('CharonSupervisor (fake charon, virtual clock)', () => {
     assert.equal(clock.pending, 0);
   });
 
+  void it('start() while a restart is launching waits for it: one new charon, not ended as stale', async () => {
+    await supervisor.start();
+    sys.crash(sys.processes[0]!);
+    sys.next.push('never-ready'); // the restarted one answers only when the test says so
+    for (let i = 0; i < 2000 && sys.processes.length < 2; i++) await new Promise((r) => setImmediate(r));
+    const second = sys.processes[1];
+    assert.ok(second, types().join());
+    const started = supervisor.start(); // e.g. the reconciler's "start charon" step, seeing it down
+    await settle();
+    second.answers = true;
+    assert.deepEqual(await started, { type: 'started', pid: second.pid });
+    assert.deepEqual(types(), ['started', 'exited', 'restarted']);
+    assert.deepEqual(second.signals, []);
+    assert.equal(sys.processes.length, 2);
+    assert.equal(supervisor.pid, second.pid);
+  });
+
   void it('adopts a charon that answers on our socket (PID from our pid file, checked in /proc)', async () => {
     const old = sys.addExternal(CONF_FILE, { answers: true });
     sys.files.set(PID_FILE, { text: `${old.pid}\n`, mode: 0o600 });

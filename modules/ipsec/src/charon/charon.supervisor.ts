@@ -197,6 +197,9 @@ export class CharonSupervisor {
   // --- start ---------------------------------------------------------------------------------------------
 
   private async startOnce(): Promise<CharonEvent> {
+    // A restart in flight has a charon launching: a second one now would end it as stale (our pid file
+    // names it, and it does not answer yet). Let it finish; if it failed, this start takes over.
+    await this.restarting;
     if (this.child) return { type: 'started', pid: this.child.pid };
     if (this.adopted) return { type: 'adopted', pid: this.adoptedPid };
     this.cancelTimers();

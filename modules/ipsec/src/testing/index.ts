@@ -8,3 +8,5 @@ export {
   type FakeViciServerOptions,
 } from './fake-vici-server.js';
 export { SeededRandom } from './seeded-random.js';
+// charon supervision: strict process/host doubles, a virtual clock, the private-/run launcher.
+export * from '../charon/testing/index.js';

@@ -1,18 +1,18 @@
 // The VICI client against the real charon (strongSwan 5.9.8), inside the network namespace that
 // tools/test.mjs gives this file. charon writes the compiled-in pid file /run/charon.pid, so it runs in
-// a private mount namespace with a tmpfs on /run (testing/fixtures/charon-private-run.sh), with its own
+// a private mount namespace with a tmpfs on /run (charon/testing/private-run.sh), with its own
 // strongswan.conf (STRONGSWAN_CONF) and VICI socket in a temporary directory. It is stopped by PID.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertInsideThrowawayNetns } from '@weft/core/testing';
+import { PRIVATE_RUN_LAUNCHER } from '../charon/testing/private-run.js';
 import { ViciClient } from './vici.commands.js';
 import { ViciCommandFailedError, ViciCommandUnknownError, ViciEventError } from './vici.errors.js';
 import { ViciSession } from './vici.session.js';
@@ -21,10 +21,6 @@ import type { ViciLogLine } from './vici.types.js';
 assertInsideThrowawayNetns();
 
 const CHARON = '/usr/lib/ipsec/charon';
-// Tests run from dist/vici/; the script is not compiled, so it is taken from src/.
-const RUN_SCRIPT = fileURLToPath(
-  new URL('../../src/testing/fixtures/charon-private-run.sh', import.meta.url),
-);
 const PLUGINS =
   'random nonce aes sha1 sha2 hmac pem pkcs1 x509 pubkey gmp curve25519 kdf kernel-libipsec kernel-netlink socket-default vici';
 const PSK = 'int-spec-psk-0123456789abcdef';
@@ -85,7 +81,8 @@ describe('ViciClient against charon 5.9.8', () => {
     dir = await mkdtemp(join(tmpdir(), 'weft-vici-int-'));
     const conf = join(dir, 'strongswan.conf');
     await writeFile(conf, strongswanConf(dir), { mode: 0o600 });
-    charon = spawn('unshare', ['--mount', '--propagation', 'private', '--', 'bash', RUN_SCRIPT, CHARON], {
+    const [launcher = 'unshare', ...launcherArgs] = PRIVATE_RUN_LAUNCHER;
+    charon = spawn(launcher, [...launcherArgs, CHARON], {
       env: { ...process.env, STRONGSWAN_CONF: conf },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
