@@ -539,8 +539,10 @@ export interface components {
              */
             allow_aggressive_mode?: boolean;
             /**
-             * @description `psk`: both sides prove a shared secret (`preshared_key`). `certificate`: X.509 — this appliance's
-             *     certificate from its own CA, the remote side's trusted through `remote_ca`.
+             * @description `psk`: both sides prove a shared secret (`preshared_key`). `certificate`: X.509 — this side proves
+             *     itself with a certificate from the appliance's own CA (`ipsec_ca_certificate` in `GET /appliance`),
+             *     or with an imported one (`local_certificate`, `local_private_key`, `local_ca`); the remote side's
+             *     is trusted through `remote_ca`.
              * @default psk
              * @enum {string}
              */
@@ -551,16 +553,42 @@ export interface components {
              */
             preshared_key?: string;
             readonly preshared_key_set?: boolean;
-            /** @description This side's IKE identity. Default its public endpoint address (PSK) or certificate subject. */
+            /**
+             * @description This side's IKE identity. Default its public endpoint address (PSK, or the appliance's own
+             *     certificate, which is issued for it) or the subject DN of `local_certificate`; with an imported
+             *     certificate it must be that subject or one of its subjectAltNames.
+             */
             local_id?: string;
             /** @description The identity the remote side must prove. Default its endpoint address, or any (`%any`) without one. */
             remote_id?: string;
             /**
              * @description PEM of the CA that issued the remote side's certificate (with `auth: certificate`); a Weft
-             *     appliance shows its own as `ipsec_ca_certificate` in `GET /appliance`. Only certificates
-             *     chaining to it are accepted on this link; changing it reloads the link.
+             *     appliance shows its own as `ipsec_ca_certificate` in `GET /appliance`, or — with an imported
+             *     certificate — its link's `local_ca`. Only certificates chaining to it are accepted on this link;
+             *     changing it reloads the link.
              */
             remote_ca?: string;
+            /**
+             * @description An imported certificate for this side (with `auth: certificate`), e.g. from a company PKI,
+             *     instead of one from the appliance's own CA: PEM of the certificate, optionally followed by the
+             *     intermediate CA certificates that issued it (issuer after each; they need `local_ca`). Its key
+             *     is RSA (2048 bits or more), ECDSA (P-256, P-384, P-521; Brainpool with IKEv2) or Ed25519/Ed448
+             *     (IKEv2). Needs `local_private_key`. Changing it reloads the link.
+             */
+            local_certificate?: string;
+            /**
+             * @description The private key of `local_certificate` (PEM, unencrypted: PKCS#8, PKCS#1 or SEC1). Never
+             *     returned; `local_private_key_set` tells if one is set. A key left out of a PUT keeps the stored
+             *     one while the link has a `local_certificate`. It goes to charon over VICI only.
+             */
+            local_private_key?: string;
+            readonly local_private_key_set?: boolean;
+            /**
+             * @description PEM of the CA that issued `local_certificate` (the root its chain ends at): what the remote side
+             *     must trust. The peer-config bundle and the swanctl.conf export carry it as the other side's
+             *     `remote_ca`; without it they cannot be made. The certificate must chain to it.
+             */
+            local_ca?: string;
             /** @description IKE proposals in strongSwan syntax, e.g. `aes256gcm16-prfsha384-ecp384`. Default a safe list. */
             ike_proposals?: string[];
             /** @description ESP proposals in strongSwan syntax, e.g. `aes256gcm16-ecp384` (a DH group gives PFS). Default a safe list. */

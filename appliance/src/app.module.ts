@@ -41,7 +41,11 @@ export const REDACT_PATHS = [
   '*.token',
   '*.*.preshared_key',
   '*.*.private_key',
+  '*.local_private_key',
+  '*.*.local_private_key',
   'document.links[*].wireguard.preshared_key',
+  'document.links[*].ipsec.preshared_key',
+  'document.links[*].ipsec.local_private_key',
 ];
 
 @Module({})

@@ -79,6 +79,15 @@ export function carrySecrets(next: NormalizedDocument, previous: NormalizedDocum
       const psk = old.ipsec?.preshared_key;
       if (link.ipsec?.preshared_key === undefined && psk !== undefined)
         link.ipsec = { ...link.ipsec, preshared_key: psk };
+      // The key of an imported certificate, while the link still has one (a renewed certificate for
+      // the same key keeps working); a link that drops local_certificate drops its key with it.
+      const key = old.ipsec?.local_private_key;
+      if (
+        link.ipsec?.local_private_key === undefined &&
+        link.ipsec?.local_certificate !== undefined &&
+        key !== undefined
+      )
+        link.ipsec = { ...link.ipsec, local_private_key: key };
     }
   }
 }
@@ -93,10 +102,22 @@ export function redactDocument(doc: NormalizedDocument): NormalizedDocument {
       delete wg.preshared_key;
     }
     if (link.type === 'ipsec') {
-      const ipsec = (link.ipsec ?? {}) as { preshared_key?: string; preshared_key_set?: boolean };
+      const ipsec = (link.ipsec ?? {}) as {
+        preshared_key?: string;
+        preshared_key_set?: boolean;
+        local_private_key?: string;
+        local_private_key_set?: boolean;
+      };
       ipsec.preshared_key_set = ipsec.preshared_key !== undefined;
       delete ipsec.preshared_key;
+      ipsec.local_private_key_set = ipsec.local_private_key !== undefined;
+      delete ipsec.local_private_key;
       link.ipsec = ipsec;
+    }
+    if (link.type === 'openvpn') {
+      const ovpn = link.openvpn as { tls_crypt_key?: string; tls_crypt_key_set?: boolean };
+      ovpn.tls_crypt_key_set = ovpn.tls_crypt_key !== undefined;
+      delete ovpn.tls_crypt_key;
     }
   }
   return out;

@@ -1,9 +1,13 @@
 // An IPsec link as charon sees it, from this side and — for peer-config — from the other side. Pure.
 import {
   caCertificateProblem,
+  certificateBlocks,
   DEFAULT_ESP_PROPOSALS,
   DEFAULT_IKE_PROPOSALS,
+  importedCertificateProblems,
+  importedIdentity,
   renderSwanctl,
+  type ImportedField,
   type IpsecConnSpec,
 } from '@weft/ipsec';
 import type { Schemas } from '@weft/api-spec';
@@ -20,6 +24,14 @@ export function isIpsec(link: Link): link is IpsecLink {
   return link.type === 'ipsec';
 }
 
+/**
+ * A certificate link proving itself with an imported certificate (`local_certificate`) rather than one
+ * from the appliance's own CA.
+ */
+export function hasImportedCertificate(link: IpsecLink): boolean {
+  return link.ipsec?.auth === 'certificate' && link.ipsec.local_certificate !== undefined;
+}
+
 function splitHostPort(hostPort: string): { host: string; port: number } {
   const i = hostPort.lastIndexOf(':');
   return { host: hostPort.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(hostPort.slice(i + 1)) };
@@ -30,7 +42,11 @@ export function connSpecOf(doc: NormalizedDocument, link: IpsecLink): IpsecConnS
   const s: IpsecSettings = link.ipsec ?? {};
   const remote = link.remote_endpoint ? splitHostPort(link.remote_endpoint) : undefined;
   const version = s.version ?? 'ikev2';
-  const localId = s.local_id ?? doc.appliance.public_endpoint;
+  const imported = hasImportedCertificate(link);
+  // An imported certificate proves its subject (charon's default too); ours is issued for the endpoint.
+  const localId =
+    s.local_id ?? (imported ? importedIdentity(s.local_certificate ?? '') : doc.appliance.public_endpoint);
+  const leaf = imported ? certificateBlocks(s.local_certificate ?? '')?.[0] : undefined;
   const remoteId = s.remote_id ?? remote?.host;
   return {
     name: link.name,
@@ -42,8 +58,11 @@ export function connSpecOf(doc: NormalizedDocument, link: IpsecLink): IpsecConnS
     ...(localId ? { localId } : {}),
     ...(remoteId ? { remoteId } : {}),
     auth: s.auth === 'certificate' ? 'pubkey' : 'psk',
-    // Our own certificate is added by the driver when it loads the connection (it lives in module state).
+    // The appliance-issued certificate is added by the driver when it loads the connection (it lives in
+    // module state); an imported one is in the document.
     ...(s.auth === 'certificate' && s.remote_ca ? { remoteCa: s.remote_ca } : {}),
+    ...(leaf ? { localCert: leaf } : {}),
+    ...(imported && s.local_ca ? { localCa: s.local_ca } : {}),
     ikeProposals: s.ike_proposals ?? DEFAULT_IKE_PROPOSALS,
     espProposals: s.esp_proposals ?? DEFAULT_ESP_PROPOSALS,
     localTs: effectiveLocalSubnets(doc, link),
@@ -57,8 +76,8 @@ export function connSpecOf(doc: NormalizedDocument, link: IpsecLink): IpsecConnS
   };
 }
 
-/** Cross-field checks of IPsec links, each with the field and the fix. */
-export function verifyIpsecLinks(doc: NormalizedDocument): FieldProblem[] {
+/** Cross-field checks of IPsec links, each with the field and the fix. `now` dates certificates. */
+export function verifyIpsecLinks(doc: NormalizedDocument, now: Date): FieldProblem[] {
   const problems: FieldProblem[] = [];
   doc.links.forEach((link, i) => {
     if (!isIpsec(link)) return;
@@ -71,7 +90,8 @@ export function verifyIpsecLinks(doc: NormalizedDocument): FieldProblem[] {
           'a pre-shared key is needed with auth "psk": set preshared_key (20 or more characters) on both sides',
       });
     }
-    if (s.auth === 'certificate') problems.push(...certificateProblems(doc, s, base));
+    if (s.auth === 'certificate') problems.push(...certificateProblems(doc, s, base, now));
+    else problems.push(...importedOutsideCertificate(s, base));
     if (s.ikev1_mode === 'aggressive' && (s.version ?? 'ikev2') !== 'ikev1') {
       problems.push({
         pointer: `${base}/ikev1_mode`,
@@ -89,8 +109,67 @@ export function verifyIpsecLinks(doc: NormalizedDocument): FieldProblem[] {
   return problems;
 }
 
+/** Imported certificate fields on a PSK link: refused rather than silently ignored. */
+function importedOutsideCertificate(s: IpsecSettings, base: string): FieldProblem[] {
+  return (['local_certificate', 'local_private_key', 'local_ca'] as const)
+    .filter((field) => s[field] !== undefined)
+    .map((field) => ({
+      pointer: `${base}/${field}`,
+      message: `${field} is used only with auth "certificate": set auth "certificate", or drop ${field}`,
+    }));
+}
+
+const IMPORTED_FIELDS: Record<ImportedField, keyof IpsecSettings> = {
+  certificate: 'local_certificate',
+  privateKey: 'local_private_key',
+  ca: 'local_ca',
+  localId: 'local_id',
+};
+
+/**
+ * An imported certificate: both halves or neither, parsed, matching, in date, a key type charon signs
+ * with, chaining to `local_ca`, and an identity it can prove. Messages never quote the key.
+ */
+function importedProblems(s: IpsecSettings, base: string, now: Date): FieldProblem[] {
+  const cert = s.local_certificate;
+  const key = s.local_private_key;
+  if (cert === undefined) {
+    return [
+      {
+        pointer: `${base}/local_certificate`,
+        message:
+          'local_private_key needs the certificate it belongs to: set local_certificate (PEM), or drop local_private_key',
+      },
+    ];
+  }
+  if (key === undefined) {
+    return [
+      {
+        pointer: `${base}/local_private_key`,
+        message: 'local_certificate needs its private key: set local_private_key (PEM, unencrypted)',
+      },
+    ];
+  }
+  return importedCertificateProblems({
+    certificate: cert,
+    privateKey: key,
+    ca: s.local_ca,
+    ikeVersion: s.version ?? 'ikev2',
+    localId: s.local_id,
+    now,
+  }).map((p) => {
+    const field = IMPORTED_FIELDS[p.field];
+    return { pointer: `${base}/${field}`, message: `${field} ${p.message}` };
+  });
+}
+
 /** `auth: certificate`: the remote CA, and an identity this appliance's certificate can prove. */
-function certificateProblems(doc: NormalizedDocument, s: IpsecSettings, base: string): FieldProblem[] {
+function certificateProblems(
+  doc: NormalizedDocument,
+  s: IpsecSettings,
+  base: string,
+  now: Date,
+): FieldProblem[] {
   const problems: FieldProblem[] = [];
   if (!s.remote_ca) {
     problems.push({
@@ -101,6 +180,17 @@ function certificateProblems(doc: NormalizedDocument, s: IpsecSettings, base: st
   } else {
     const problem = caCertificateProblem(s.remote_ca);
     if (problem) problems.push({ pointer: `${base}/remote_ca`, message: `remote_ca ${problem}` });
+  }
+  if (s.local_certificate !== undefined || s.local_private_key !== undefined) {
+    problems.push(...importedProblems(s, base, now));
+    return problems;
+  }
+  if (s.local_ca !== undefined) {
+    problems.push({
+      pointer: `${base}/local_ca`,
+      message:
+        "local_ca is the CA of an imported certificate: set local_certificate and local_private_key, or drop local_ca (the appliance's own CA is used)",
+    });
   }
   const endpoint = doc.appliance.public_endpoint;
   if (!endpoint) {
@@ -128,6 +218,21 @@ function publicEndpoint(doc: NormalizedDocument): string {
   return host;
 }
 
+/**
+ * The CA the other side must trust for this link: the one that issued the imported certificate
+ * (`local_ca`), else this appliance's own.
+ */
+function caFor(link: IpsecLink, ownCaCertificate: string | undefined): string {
+  if (!hasImportedCertificate(link)) return ownCa(ownCaCertificate);
+  const ca = link.ipsec?.local_ca;
+  if (!ca) {
+    throw new ConflictError(
+      `link "${link.name}" uses an imported certificate without local_ca: set local_ca to the CA that issued local_certificate, so the other side knows what to trust`,
+    );
+  }
+  return ca;
+}
+
 function ownCa(ownCaCertificate: string | undefined): string {
   if (!ownCaCertificate) {
     throw new ConflictError(
@@ -139,7 +244,8 @@ function ownCa(ownCaCertificate: string | undefined): string {
 
 /**
  * The remote Weft appliance's side of this link, as a body for its `POST /links`. With certificates it
- * carries this appliance's CA as the remote side's `remote_ca`, and no secret at all.
+ * carries the CA this side's certificate chains to (this appliance's, or `local_ca` for an imported
+ * one) as the remote side's `remote_ca`, and no secret at all.
  */
 export function ipsecBundle(doc: NormalizedDocument, link: IpsecLink, ownCaCertificate?: string): Link {
   const mine = connSpecOf(doc, link);
@@ -151,7 +257,7 @@ export function ipsecBundle(doc: NormalizedDocument, link: IpsecLink, ownCaCerti
     ...(s.ikev1_mode ? { ikev1_mode: s.ikev1_mode } : {}),
     ...(s.allow_aggressive_mode ? { allow_aggressive_mode: s.allow_aggressive_mode } : {}),
     auth: s.auth ?? 'psk',
-    ...(certificate ? { remote_ca: ownCa(ownCaCertificate) } : {}),
+    ...(certificate ? { remote_ca: caFor(link, ownCaCertificate) } : {}),
     ...(!certificate && s.preshared_key ? { preshared_key: s.preshared_key } : {}),
     ...(mine.remoteId ? { local_id: mine.remoteId } : {}),
     ...(mine.localId ? { remote_id: mine.localId } : {}),
@@ -197,6 +303,9 @@ export function ipsecSwanctl(doc: NormalizedDocument, link: IpsecLink, ownCaCert
     startAction: 'initiate',
   };
   delete theirs.remotePort;
+  // Our certificate and the CA it chains to are ours: the device proves itself with its own.
+  delete theirs.localCert;
+  delete theirs.localCa;
   delete theirs.localId;
   delete theirs.remoteId;
   if (mine.remoteId) theirs.localId = mine.remoteId;
@@ -206,8 +315,11 @@ export function ipsecSwanctl(doc: NormalizedDocument, link: IpsecLink, ownCaCert
     'Load it with: swanctl --load-all --file <this file>',
   ];
   if (!certificate) return renderSwanctl(theirs, link.ipsec?.preshared_key, header);
-  const ca = ownCa(ownCaCertificate);
+  const ca = caFor(link, ownCaCertificate);
   theirs.remoteCa = ca;
+  const caOf = hasImportedCertificate(link)
+    ? `the CA that issued the certificate of "${doc.appliance.name}" (its local_ca)`
+    : `the CA of "${doc.appliance.name}"`;
   const id = mine.remoteId ?? "<this device's identity>";
   const text = renderSwanctl(
     theirs,
@@ -220,7 +332,7 @@ export function ipsecSwanctl(doc: NormalizedDocument, link: IpsecLink, ownCaCert
       `    issued for "${id}" (subjectAltName) by a CA the Weft link trusts: the link's remote_ca`,
       "    must be that CA's certificate (set it on the Weft side; Weft does not issue certificates for",
       '    other devices);',
-      `  - the CA of "${doc.appliance.name}", the PEM block at the end of this file, saved as`,
+      `  - ${caOf}, the PEM block at the end of this file, saved as`,
       `    swanctl/x509ca/${SWANCTL_WEFT_CA}.`,
     ],
     { localCert: SWANCTL_DEVICE_CERT, remoteCa: SWANCTL_WEFT_CA },

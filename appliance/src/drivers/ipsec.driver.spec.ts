@@ -1,9 +1,18 @@
 import assert from 'node:assert/strict';
+import { createPrivateKey } from 'node:crypto';
 import { EventEmitter, on } from 'node:events';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import type { CharonLogLine } from '@weft/ipsec';
+import type { CharonKeyType, CharonLogLine } from '@weft/ipsec';
 import { normalize, type Link } from '../desired-state/document.js';
 import { MemoryModuleState, silentLogger } from '../testing/doubles.js';
+import {
+  CORP_ISSUING_CA,
+  CORP_ROOT_CA,
+  EC_LEAF,
+  EC_LEAF_KEY,
+  RSA_LEAF,
+  RSA_LEAF_KEY,
+} from '../testing/ipsec-x509.fixtures.js';
 import { IpsecCredentials, type CertificateTool } from './ipsec.credentials.js';
 import { IpsecDriver, type IpsecIkeSa, type IpsecPort, type ViciMessage } from './ipsec.driver.js';
 
@@ -18,6 +27,7 @@ class FakeCharon implements IpsecPort {
   shared = new Map<string, ViciMessage>();
   sas: IpsecIkeSa[] = [];
   calls: string[] = [];
+  keys: { type: CharonKeyType; data: string }[] = [];
   readonly logLines = new EventEmitter();
   start(): Promise<void> {
     this.calls.push('start');
@@ -42,8 +52,9 @@ class FakeCharon implements IpsecPort {
     this.calls.push(`load-cert ${cert.flag} ${labelOf(cert.data)}`);
     return Promise.resolve();
   }
-  loadKey(key: { type: 'ecdsa' | 'any'; data: string }): Promise<void> {
-    this.calls.push(`load-key ${key.type} ${key.data === KEY_PEM('key-1') ? 'key-1' : '?'}`);
+  loadKey(key: { type: CharonKeyType; data: string }): Promise<void> {
+    this.keys.push(key);
+    this.calls.push(`load-key ${key.type} ${key.data === KEY_PEM('key-1') ? 'key-1' : keyLabelOf(key.data)}`);
     return Promise.resolve();
   }
   unloadShared(id: string): Promise<void> {
@@ -82,8 +93,25 @@ const PEM = (label: string): string =>
   `-----BEGIN CERTIFICATE-----\n${Buffer.from(label).toString('base64')}\n-----END CERTIFICATE-----\n`;
 const KEY_PEM = (label: string): string =>
   `-----BEGIN EC PRIVATE KEY-----\n${Buffer.from(label).toString('base64')}\n-----END EC PRIVATE KEY-----\n`;
+/** Real certificates (the fixtures) by name, stand-ins by what their body says. */
+const FIXTURES: Record<string, string> = {
+  'corp root': CORP_ROOT_CA,
+  'corp issuing': CORP_ISSUING_CA,
+  'rsa leaf': RSA_LEAF,
+  'ec leaf': EC_LEAF,
+};
 function labelOf(pem: string): string {
-  return Buffer.from(pem.split('\n')[1] ?? '', 'base64').toString();
+  const fixture = Object.entries(FIXTURES).find(([, f]) => f.trim() === pem.trim());
+  return fixture ? fixture[0] : Buffer.from(pem.split('\n')[1] ?? '', 'base64').toString();
+}
+/** A key charon got, by the fixture it is (compared as PKCS#8). */
+function keyLabelOf(pem: string): string {
+  const der = (k: string): string =>
+    createPrivateKey(k).export({ type: 'pkcs8', format: 'der' }).toString('hex');
+  const found = Object.entries({ 'rsa key': RSA_LEAF_KEY, 'ec key': EC_LEAF_KEY }).find(
+    ([, k]) => der(k) === der(pem),
+  );
+  return found ? found[0] : '?';
 }
 
 /** pki as the credentials see it: keys and certificates named by what made them. */
@@ -354,5 +382,128 @@ describe('IpsecDriver with certificates', () => {
       problems[0]?.message ?? '',
       /no IPsec certificate authority \(pki: .*\): install .*strongswan-pki/,
     );
+  });
+});
+
+describe('IpsecDriver with an imported certificate', () => {
+  let charon: FakeCharon;
+  let state: MemoryModuleState;
+  let pki: FakePki;
+  let driver: IpsecDriver;
+  const remoteCa = PEM('ca of site-b');
+  const importedLink = (extra: Record<string, unknown> = {}): Link =>
+    toB({
+      auth: 'certificate',
+      remote_ca: remoteCa,
+      preshared_key: undefined,
+      local_certificate: RSA_LEAF + CORP_ISSUING_CA,
+      local_private_key: RSA_LEAF_KEY,
+      local_ca: CORP_ROOT_CA,
+      ...extra,
+    });
+  const LOADS = [
+    'load-cert CA ca of site-b',
+    'load-cert CA corp root',
+    'load-cert NONE corp issuing',
+    'load-cert NONE rsa leaf',
+    'load-key rsa rsa key',
+    'load-conn to-b',
+  ];
+
+  const make = async (): Promise<IpsecDriver> => {
+    const d = new IpsecDriver(
+      charon,
+      state,
+      silentLogger(),
+      () => new Date('2030-01-01T00:00:00Z'),
+      new IpsecCredentials(state, pki),
+      () => 'site-a',
+    );
+    await d.start();
+    return d;
+  };
+
+  beforeEach(async () => {
+    charon = new FakeCharon();
+    state = new MemoryState();
+    pki = new FakePki();
+    driver = await make();
+  });
+  afterEach(async () => {
+    await driver.stop();
+  });
+
+  it('loads the CAs, the intermediate, the certificate and its RSA key, then the connection; issues nothing', async () => {
+    const d = doc([importedLink()]);
+    const steps = await driver.plan(d);
+    await driver.apply(steps);
+    assert.deepEqual(charon.calls, ['start', ...LOADS]);
+    assert.deepEqual(pki.issued, [], 'the appliance CA issues no certificate for this link');
+    // The key goes over load-key only, as PKCS#8; it is in no plan action.
+    assert.match(charon.keys[0]?.data ?? '', /^-----BEGIN PRIVATE KEY-----/);
+    assert.doesNotMatch(JSON.stringify(steps.map((x) => x.action)), /PRIVATE|BEGIN/);
+    const stored = JSON.stringify(state.entries());
+    for (const k of [RSA_LEAF_KEY, charon.keys[0]?.data ?? ''])
+      assert.ok(!stored.includes(k.split('\n')[1] ?? 'x'), 'nor in module state');
+    const conn = charon.conns.get('to-b')?.['to-b'] as Record<string, Record<string, unknown>>;
+    assert.deepEqual(conn.local, {
+      auth: 'pubkey',
+      id: 'C=CH, O=Corp, CN=gw-a.corp',
+      certs: [RSA_LEAF.trim()],
+      cacerts: [CORP_ROOT_CA.trim()],
+    });
+    assert.deepEqual((conn.remote as Record<string, unknown>).cacerts, [remoteCa.trim()]);
+    assert.deepEqual(await driver.plan(d), []);
+  });
+
+  it('a changed certificate or key reloads the link, with the new ones', async () => {
+    await driver.apply(await driver.plan(doc([importedLink()])));
+    charon.calls = [];
+    const ec = doc([importedLink({ local_certificate: EC_LEAF, local_private_key: EC_LEAF_KEY })]);
+    const steps = await driver.plan(ec);
+    assert.deepEqual(
+      steps.map((x) => x.action.summary),
+      ['reload IPsec connection to-b (ikev2, initiates)'],
+    );
+    await driver.apply(steps);
+    assert.deepEqual(charon.calls, [
+      'unload-conn to-b',
+      'load-cert CA ca of site-b',
+      'load-cert CA corp root',
+      'load-cert NONE ec leaf',
+      'load-key ecdsa ec key',
+      'load-conn to-b',
+    ]);
+    // Only the key differs (verify would refuse the pair; the hash must still see it).
+    const keyOnly = doc([importedLink({ local_certificate: EC_LEAF, local_private_key: RSA_LEAF_KEY })]);
+    assert.equal((await driver.plan(keyOnly))[0]?.action.op, 'update');
+  });
+
+  it('after a charon restart everything is loaded again, certificates and key before the connection', async () => {
+    const d = doc([importedLink()]);
+    await driver.apply(await driver.plan(d));
+    charon.calls = [];
+    charon.conns.clear(); // a restarted charon holds no connection, certificate or key
+    await driver.apply(await driver.plan(d));
+    assert.deepEqual(charon.calls, LOADS);
+  });
+
+  it('verify: an imported certificate needs no appliance CA; charon refusing the key names the link only', async () => {
+    await driver.stop();
+    state = new MemoryState();
+    pki.fail = true;
+    driver = await make();
+    const problems = driver.verify(doc([importedLink({ remote_ca: CORP_ROOT_CA })]));
+    assert.deepEqual(problems, []);
+    charon.loadKey = () => Promise.reject(new Error('VICI load-key failed: parsing RSA private key failed'));
+    await assert.rejects(driver.apply(await driver.plan(doc([importedLink()]))), (err: Error) => {
+      const cause = err.cause as Error;
+      assert.equal(
+        cause.message,
+        'IPsec connection to-b: charon refused the private key of local_certificate',
+      );
+      assert.doesNotMatch(`${err.message} ${cause.message}`, /BEGIN|PRIVATE KEY-----/);
+      return true;
+    });
   });
 });

@@ -2,15 +2,19 @@
 // appears and stopped with the last; one connection and one shared key per link, loaded over VICI
 // (never files); status from list-sas; causes of failure read from charon's log by the diagnoser.
 // Certificate links also load, before their connection, the remote side's CA, this appliance's CA,
-// certificate and private key (IpsecCredentials keeps them in module state).
+// certificate and private key (IpsecCredentials keeps them in module state) — or, for an imported
+// certificate, the CA it chains to, its intermediates, itself and its key, all from the document.
 import { createHash, randomBytes } from 'node:crypto';
 import {
   assertConnSpec,
+  importedCredentials,
   IpsecDiagnoser,
   loadConnMessage,
   loadSharedMessage,
   sharedKeyId,
+  type CharonKeyType,
   type CharonLogLine,
+  type ImportedCredentials,
   type IpsecConnSpec,
   type IpsecDiagnosis,
 } from '@weft/ipsec';
@@ -25,7 +29,13 @@ import {
   type LinkStatus,
   type ModuleDriver,
 } from '../reconciler/module-driver.js';
-import { connSpecOf, isIpsec, verifyIpsecLinks, type IpsecLink } from './ipsec.conn-spec.js';
+import {
+  connSpecOf,
+  hasImportedCertificate,
+  isIpsec,
+  verifyIpsecLinks,
+  type IpsecLink,
+} from './ipsec.conn-spec.js';
 import type { IpsecCredentials } from './ipsec.credentials.js';
 
 // --- what the driver needs from modules/ipsec (wired in drivers.ts) -------------------------------
@@ -67,7 +77,7 @@ export interface IpsecPort {
   /** load-cert: an X.509 certificate (PEM); `CA` makes it a trust anchor. */
   loadCert(cert: { flag: 'CA' | 'NONE'; data: string }): Promise<void>;
   /** load-key: a private key (PEM), over VICI only. */
-  loadKey(key: { type: 'ecdsa' | 'any'; data: string }): Promise<void>;
+  loadKey(key: { type: CharonKeyType; data: string }): Promise<void>;
   unloadShared(id: string): Promise<void>;
   loadConn(message: ViciMessage): Promise<void>;
   unloadConn(name: string): Promise<void>;
@@ -89,6 +99,8 @@ type Payload =
       shared?: ViciMessage;
       /** For certificate links: the identity our certificate must name. */
       certifyFor?: string;
+      /** For an imported certificate: its chain and key (secret: for load-key only, never logged). */
+      imported?: ImportedCredentials;
       applianceName: string;
       hash: string;
       replace: boolean;
@@ -166,10 +178,11 @@ export class IpsecDriver implements ModuleDriver {
   }
 
   verify(doc: NormalizedDocument): FieldProblem[] {
-    const problems = verifyIpsecLinks(doc);
+    const problems = verifyIpsecLinks(doc, this.now());
     if (!this.credentials?.caCertificate) {
       doc.links.forEach((link, i) => {
-        if (!isIpsec(link) || link.ipsec?.auth !== 'certificate') return;
+        // An imported certificate does without the appliance's CA.
+        if (!isIpsec(link) || link.ipsec?.auth !== 'certificate' || hasImportedCertificate(link)) return;
         problems.push({
           pointer: `/links/${i}/ipsec/auth`,
           message: `this appliance has no IPsec certificate authority${this.caProblem ? ` (${this.caProblem})` : ''}: install strongSwan's pki tool (package strongswan-pki) and restart the appliance, or use auth "psk"`,
@@ -213,15 +226,25 @@ export class IpsecDriver implements ModuleDriver {
     for (const link of links) {
       desired.add(link.name);
       const spec = connSpecOf(doc, link);
-      const certifyFor = spec.auth === 'pubkey' ? spec.localId : undefined;
+      const imported = hasImportedCertificate(link)
+        ? importedCredentials(
+            link.ipsec?.local_certificate ?? '',
+            link.ipsec?.local_private_key ?? '',
+            spec.version,
+          )
+        : undefined;
+      const certifyFor = spec.auth === 'pubkey' && !imported ? spec.localId : undefined;
       const psk = link.ipsec?.preshared_key;
       const shared = psk !== undefined && spec.auth === 'psk' ? loadSharedMessage(spec, psk) : undefined;
       // The hash covers the key too (never stored itself), so a changed PSK reloads the connection; for
-      // a certificate link it covers the remote CA (in the spec) and the identity our certificate names.
+      // a certificate link it covers the remote CA (in the spec) and the identity our certificate names;
+      // for an imported one the certificate, local CA (both in the spec), intermediates and key.
       let hashed: unknown;
       if (spec.auth === 'pubkey') {
         assertConnSpec(spec);
-        hashed = [spec, certifyFor ?? null, this.credentials?.caCertificate ?? null];
+        hashed = imported
+          ? [spec, imported.intermediates, createHash('sha256').update(imported.key.data).digest('hex')]
+          : [spec, certifyFor ?? null, this.credentials?.caCertificate ?? null];
       } else hashed = [loadConnMessage(spec), shared ?? null];
       const hash = createHash('sha256').update(JSON.stringify(hashed)).digest('hex');
       const loaded = this.state.get(`conn:${link.name}`);
@@ -237,6 +260,7 @@ export class IpsecDriver implements ModuleDriver {
             spec,
             ...(shared ? { shared } : {}),
             ...(certifyFor ? { certifyFor } : {}),
+            ...(imported ? { imported } : {}),
             applianceName: doc.appliance.name,
             hash,
             replace,
@@ -345,6 +369,7 @@ export class IpsecDriver implements ModuleDriver {
    */
   private async withCertificate(p: Extract<Payload, { kind: 'load' }>): Promise<IpsecConnSpec> {
     if (p.spec.auth !== 'pubkey') return p.spec;
+    if (p.imported) return this.withImported(p.name, p.spec, p.imported);
     if (!this.credentials || !p.certifyFor || !p.spec.remoteCa) {
       throw new Error(`IPsec connection ${p.name}: certificate authentication without a CA or identity`);
     }
@@ -354,6 +379,36 @@ export class IpsecDriver implements ModuleDriver {
     await this.ipsec.loadCert({ flag: 'NONE', data: own.cert });
     await this.ipsec.loadKey({ type: 'ecdsa', data: own.key });
     return { ...p.spec, localCert: own.cert };
+  }
+
+  /**
+   * An imported certificate: the remote CA and the CA our chain ends at as trust anchors, the
+   * intermediates (issuers first) as plain certificates charon finds the chain in and sends along,
+   * the certificate itself, its key. The spec already names the certificate and local CA.
+   */
+  private async withImported(
+    name: string,
+    spec: IpsecConnSpec,
+    imported: ImportedCredentials,
+  ): Promise<IpsecConnSpec> {
+    if (!spec.remoteCa || !spec.localCert) {
+      throw new Error(`IPsec connection ${name}: an imported certificate without remote CA or certificate`);
+    }
+    await this.ipsec.loadCert({ flag: 'CA', data: spec.remoteCa });
+    if (spec.localCa) await this.ipsec.loadCert({ flag: 'CA', data: spec.localCa });
+    for (const cert of [...imported.intermediates].reverse()) {
+      await this.ipsec.loadCert({ flag: 'NONE', data: cert });
+    }
+    await this.ipsec.loadCert({ flag: 'NONE', data: imported.certificate });
+    try {
+      await this.ipsec.loadKey(imported.key);
+    } catch (err) {
+      // charon's answer names the key type at most, never the key; say which link it was for.
+      throw new Error(`IPsec connection ${name}: charon refused the private key of local_certificate`, {
+        cause: err,
+      });
+    }
+    return spec;
   }
 
   /** Reads charon's log into the diagnoser; a finding becomes the link's cause and a state change. */

@@ -104,7 +104,7 @@ export class ViciIpsecPort implements IpsecPort {
     await (await this.client()).loadCert({ type: 'X509', flag: cert.flag, data: cert.data });
   }
 
-  async loadKey(key: { type: 'ecdsa' | 'any'; data: string }): Promise<void> {
+  async loadKey(key: { type: 'rsa' | 'ecdsa' | 'any'; data: string }): Promise<void> {
     await (await this.client()).loadKey({ type: key.type, data: key.data });
   }
 

@@ -20,6 +20,20 @@ export {
   type PkiToolOptions,
 } from './pki/ipsec.pki.js';
 export { NodePkiFiles, type PkiFiles } from './pki/pki.files.js';
+// imported certificates (the operator's PKI): checks before charon, and what load-cert/load-key get
+export {
+  certificateBlocks,
+  importedCertificateProblems,
+  importedCredentials,
+  importedIdentity,
+  subjectAltNames,
+  subjectIdentity,
+  type CharonKeyType,
+  type ImportedCertificateInput,
+  type ImportedCredentials,
+  type ImportedField,
+  type ImportedProblem,
+} from './pki/ipsec.x509.js';
 export {
   IpsecDiagnoser,
   type CharonLogLine,

@@ -203,4 +203,36 @@ describe('IPsec connection messages', () => {
       /file name/,
     );
   });
+
+  it('an imported certificate: the CA our chain ends at as the local cacerts, so charon sends the chain', () => {
+    const conn = loadConnMessage({
+      ...spec,
+      auth: 'pubkey',
+      localId: 'C=CH, O=Corp, CN=gw-a',
+      localCert: OUR_PEM,
+      localCa: CA_PEM,
+      remoteCa: CA_PEM,
+    })['to-b'] as Record<string, unknown>;
+    assert.deepEqual(conn.local, {
+      auth: 'pubkey',
+      id: 'C=CH, O=Corp, CN=gw-a',
+      certs: [OUR_PEM.trim()],
+      cacerts: [CA_PEM.trim()],
+    });
+    assert.throws(
+      () => loadConnMessage({ ...spec, auth: 'pubkey', localCert: OUR_PEM, remoteCa: CA_PEM, localCa: 'x' }),
+      /local CA must be one PEM certificate/,
+    );
+  });
+
+  it('swanctl.conf quotes a distinguished name, as swanctl.conf(5) writes them', () => {
+    const text = renderSwanctl(
+      { ...spec, auth: 'pubkey', remoteId: 'C=CH, O=Corp, CN=gw-a', remoteCa: CA_PEM },
+      undefined,
+      [],
+      { remoteCa: 'corp-ca.pem' },
+    );
+    assert.match(text, /remote \{\n {6}auth = pubkey\n {6}id = "C=CH, O=Corp, CN=gw-a"\n/);
+    assert.match(text, /remote_addrs = 203\.0\.113\.11\n/);
+  });
 });

@@ -39,6 +39,11 @@ export interface IpsecConnSpec {
   localCert?: string;
   /** For `pubkey`: the CA (PEM) the remote side's certificate must chain to (`cacerts` constraint). */
   remoteCa?: string;
+  /**
+   * For `pubkey` with an imported certificate: the CA (PEM) our own chain ends at. As the local
+   * `cacerts`, it makes charon build that chain and send the intermediates with our certificate.
+   */
+  localCa?: string;
   ikeProposals: readonly string[];
   espProposals: readonly string[];
   localTs: readonly string[];
@@ -86,6 +91,7 @@ export function assertConnSpec(spec: IpsecConnSpec): void {
   for (const [field, v] of [
     ['certificate', spec.localCert],
     ['remote CA', spec.remoteCa],
+    ['local CA', spec.localCa],
   ] as const) {
     if (v !== undefined && !PEM_CERT.test(v.trim())) bad(field, 'must be one PEM certificate');
   }
@@ -96,6 +102,7 @@ export function assertConnSpec(spec: IpsecConnSpec): void {
 interface CertRefs {
   localCert?: string;
   remoteCa?: string;
+  localCa?: string;
 }
 
 function authSection(spec: IpsecConnSpec, side: 'local' | 'remote', refs: CertRefs): ViciInput {
@@ -106,8 +113,13 @@ function authSection(spec: IpsecConnSpec, side: 'local' | 'remote', refs: CertRe
     id,
     certs: side === 'local' && pubkey && refs.localCert ? [refs.localCert] : undefined,
     // Only certificates chaining to this CA are accepted: another CA charon trusts (another link's)
-    // cannot vouch for this peer.
-    cacerts: side === 'remote' && pubkey && refs.remoteCa ? [refs.remoteCa] : undefined,
+    // cannot vouch for this peer. On our side, the CA our imported certificate chains to.
+    cacerts:
+      pubkey && side === 'remote' && refs.remoteCa
+        ? [refs.remoteCa]
+        : pubkey && side === 'local' && refs.localCa
+          ? [refs.localCa]
+          : undefined,
   };
 }
 
@@ -122,6 +134,7 @@ export function loadConnMessage(spec: IpsecConnSpec): ViciInput {
   return connSections(spec, {
     ...(spec.localCert ? { localCert: spec.localCert.trim() } : {}),
     ...(spec.remoteCa ? { remoteCa: spec.remoteCa.trim() } : {}),
+    ...(spec.localCa ? { localCa: spec.localCa.trim() } : {}),
   });
 }
 
@@ -188,7 +201,7 @@ export function renderSwanctl(
   files: CertRefs = {},
 ): string {
   assertConnSpec(spec);
-  for (const name of [files.localCert, files.remoteCa]) {
+  for (const name of [files.localCert, files.remoteCa, files.localCa]) {
     if (name !== undefined && !/^[A-Za-z0-9_.-]+$/.test(name)) {
       throw new InvalidArgumentError(
         `IPsec connection ${spec.name}: certificate file name "${name}" is unusable`,
@@ -206,6 +219,9 @@ export function renderSwanctl(
         emit(value as ViciInput, `${indent}  `);
         lines.push(`${indent}}`);
       } else if (typeof value === 'boolean') lines.push(`${indent}${key} = ${value ? 'yes' : 'no'}`);
+      // A distinguished name ("C=CH, O=Corp, CN=gw") is quoted, as swanctl.conf(5) writes them;
+      // assertConnSpec keeps quotes out of identities.
+      else if (typeof value === 'string' && /[\s,=]/.test(value)) lines.push(`${indent}${key} = "${value}"`);
       else lines.push(`${indent}${key} = ${String(value)}`);
     }
   };
