@@ -38,3 +38,6 @@ export * from './management/management.types.js';
 
 // Process supervision.
 export * from './process/index.js';
+
+// The doctor: openvpn's log lines → named causes with fixes; the flood aggregator; the MTU probe.
+export * from './diagnosis/index.js';
