@@ -429,11 +429,12 @@ export interface components {
              */
             readonly wireguard_public_key?: string;
             /**
-             * @description This appliance's IPsec certificate authority (PEM), made on first start. Its certificate for
-             *     `auth: certificate` links is issued by it for `public_endpoint`; the private keys never leave
-             *     the appliance. Give it to the remote side as its link's `remote_ca`.
+             * @description This appliance's certificate authority (PEM), made on first start. It issues the one
+             *     certificate this appliance proves itself with, for its `public_endpoint`, on OpenVPN links and
+             *     IPsec `auth: certificate` links; the private keys never leave the appliance. Give it to the
+             *     remote side as its link's `remote_ca`.
              */
-            readonly ipsec_ca_certificate?: string;
+            readonly ca_certificate?: string;
         };
         LinkCommon: {
             name: components["schemas"]["Name"];
@@ -474,7 +475,7 @@ export interface components {
         OpenVpnLink: {
             /** @constant */
             type: "openvpn";
-            openvpn?: components["schemas"]["OpenVpnSettings"];
+            openvpn: components["schemas"]["OpenVpnSettings"];
         } & (components["schemas"]["LinkCommon"] & {
             /**
              * @description discriminator enum property added by openapi-typescript
@@ -540,7 +541,7 @@ export interface components {
             allow_aggressive_mode?: boolean;
             /**
              * @description `psk`: both sides prove a shared secret (`preshared_key`). `certificate`: X.509 — this side proves
-             *     itself with a certificate from the appliance's own CA (`ipsec_ca_certificate` in `GET /appliance`),
+             *     itself with a certificate from the appliance's own CA (`ca_certificate` in `GET /appliance`),
              *     or with an imported one (`local_certificate`, `local_private_key`, `local_ca`); the remote side's
              *     is trusted through `remote_ca`.
              * @default psk
@@ -563,7 +564,7 @@ export interface components {
             remote_id?: string;
             /**
              * @description PEM of the CA that issued the remote side's certificate (with `auth: certificate`); a Weft
-             *     appliance shows its own as `ipsec_ca_certificate` in `GET /appliance`, or — with an imported
+             *     appliance shows its own as `ca_certificate` in `GET /appliance`, or — with an imported
              *     certificate — its link's `local_ca`. Only certificates chaining to it are accepted on this link;
              *     changing it reloads the link.
              */
@@ -619,13 +620,69 @@ export interface components {
              */
             force_encapsulation?: boolean;
         };
-        /** @description OpenVPN settings — completed by the OpenVPN module. */
+        /**
+         * @description OpenVPN (openvpn 2.6). Safe defaults, the same on both ends by construction: UDP, TLS with
+         *     certificates (each appliance's own CA, the remote side's trusted through `remote_ca`), tls-crypt
+         *     on every packet so unauthenticated packets are dropped before TLS, data ciphers AES-256-GCM and
+         *     CHACHA20-POLY1305, no compression, keepalive that restarts a dead tunnel, `float` for peers on
+         *     dynamic addresses, the tunnel MTU and TCP MSS derived from the underlay MTU.
+         */
         OpenVpnSettings: {
             /**
+             * @description `p2p`: one openvpn process per link, one remote site. (A hub serving many spoke sites from
+             *     one process comes with a later version.)
              * @default p2p
              * @enum {string}
              */
-            topology?: "p2p" | "hub" | "spoke";
+            topology?: "p2p";
+            /**
+             * @description Which end is the TLS server. The two ends must differ (an exported bundle sets the opposite
+             *     one). Default `client` when `remote_endpoint` is set, else `server`.
+             * @enum {string}
+             */
+            role?: "server" | "client";
+            /**
+             * @description UDP port this side listens on. When unset the appliance picks the first free port from 1194
+             *     and keeps it for the link. A client with `remote_endpoint` and no `listen_port` sends from a
+             *     random port.
+             */
+            listen_port?: number;
+            /** @description Data channel ciphers offered, in order. Default `[AES-256-GCM, CHACHA20-POLY1305]`. */
+            data_ciphers?: ("AES-256-GCM" | "AES-128-GCM" | "CHACHA20-POLY1305")[];
+            /**
+             * @description The tls-crypt key both ends share (`openvpn --genkey tls-crypt`). Made by the appliance when
+             *     left out; the exported bundle carries it to the other side. Never returned: `tls_crypt_key_set`
+             *     tells if one is set. A key left out of a PUT keeps the stored one.
+             */
+            tls_crypt_key?: string;
+            readonly tls_crypt_key_set?: boolean;
+            /**
+             * @description The tunnel's own IPv4 /30: the TLS server takes its first address, the client the second
+             *     (routes go through the device, so these never appear in LAN traffic). Default: a free /30 from
+             *     169.254.192.0/18 chosen at commit and kept; the exported bundle carries it.
+             */
+            tunnel_network?: string;
+            /**
+             * @description PEM of the CA that issued the remote side's certificate; a Weft appliance shows its own as
+             *     `ca_certificate` in `GET /appliance`. Only certificates chaining to it are accepted.
+             */
+            remote_ca: string;
+            /**
+             * @description The common name the remote side's certificate must carry. Default: its `remote_endpoint` host
+             *     when set, else any certificate issued by `remote_ca`. A Weft appliance's certificate names its
+             *     `public_endpoint`.
+             */
+            remote_name?: string;
+            /**
+             * @description Seconds between keepalive pings when the tunnel is idle.
+             * @default 10
+             */
+            keepalive_interval?: number;
+            /**
+             * @description Seconds without a packet from the peer before the tunnel is restarted (at least twice the interval).
+             * @default 60
+             */
+            keepalive_timeout?: number;
         };
         /** @description A static route in Weft's own routing table. Exactly one of `link` and `gateway`. */
         Route: {
@@ -779,11 +836,13 @@ export interface components {
             /** Format: date-time */
             time: string;
             /** @enum {string} */
-            type: "revision.committed" | "revision.confirmed" | "apply.started" | "apply.succeeded" | "apply.failed" | "rollback.performed" | "drift.corrected" | "link.state";
+            type: "revision.committed" | "revision.confirmed" | "apply.started" | "apply.succeeded" | "apply.failed" | "rollback.performed" | "drift.corrected" | "link.state" | "link.auth-failures";
             /**
              * @description `revision.*` {revision, state, author, message}; `apply.*` {revision, step?, error?};
              *     `rollback.performed` {from, to, reason}; `drift.corrected` {actions[]};
-             *     `link.state` {name, state, previous, diagnosis?}.
+             *     `link.state` {name, state, previous, diagnosis?}; `link.auth-failures` {name, source, count,
+             *     ports, window_seconds}: packets at a link's port that failed its tls-crypt check, one event per
+             *     source address per minute with the count (a scan, a flood, or a peer with the wrong key).
              */
             data: {
                 [key: string]: unknown;

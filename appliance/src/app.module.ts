@@ -25,6 +25,7 @@ import { EventBus } from './events/event-bus.js';
 import { LifecycleService } from './lifecycle.service.js';
 import { MODULE_DRIVERS, type ModuleDriver } from './reconciler/module-driver.js';
 import { IpsecDriver } from './drivers/ipsec.driver.js';
+import { OpenvpnDriver } from './drivers/openvpn.driver.js';
 import { WireGuardDriver } from './drivers/wireguard.driver.js';
 import { DocumentPresenter } from './api/document.presenter.js';
 import { PeerConfigService } from './api/peer-config.service.js';
@@ -45,6 +46,9 @@ export const REDACT_PATHS = [
   '*.*.local_private_key',
   'document.links[*].wireguard.preshared_key',
   'document.links[*].ipsec.preshared_key',
+  '*.tls_crypt_key',
+  '*.*.tls_crypt_key',
+  'document.links[*].openvpn.tls_crypt_key',
   'document.links[*].ipsec.local_private_key',
 ];
 
@@ -87,14 +91,16 @@ export class AppModule {
         },
         overrides.drivers ?? {
           provide: MODULE_DRIVERS,
-          inject: [DesiredStateStore, PARAMS_PROVIDER_TOKEN],
-          useFactory: (store: DesiredStateStore, params: Params) =>
+          inject: [DesiredStateStore, PARAMS_PROVIDER_TOKEN, EventBus],
+          useFactory: (store: DesiredStateStore, params: Params, events: EventBus) =>
             createModuleDrivers(
               boot,
               store,
               new PinoLogger(params),
               new PinoLogger(params),
               new PinoLogger(params),
+              new PinoLogger(params),
+              (type, data) => events.publish(type, data),
             ),
         },
         {
@@ -106,6 +112,11 @@ export class AppModule {
           provide: IpsecDriver,
           inject: [MODULE_DRIVERS],
           useFactory: (drivers: ModuleDriver[]) => drivers.find((d) => d instanceof IpsecDriver),
+        },
+        {
+          provide: OpenvpnDriver,
+          inject: [MODULE_DRIVERS],
+          useFactory: (drivers: ModuleDriver[]) => drivers.find((d) => d instanceof OpenvpnDriver),
         },
         DocumentPresenter,
         PeerConfigService,

@@ -14,7 +14,7 @@ export class DocumentPresenter {
   present(doc: NormalizedDocument): NormalizedDocument {
     const out = redactDocument(doc);
     const ca = this.ipsec?.caCertificate;
-    if (ca) (out.appliance as { ipsec_ca_certificate?: string }).ipsec_ca_certificate = ca;
+    if (ca) (out.appliance as { ca_certificate?: string }).ca_certificate = ca;
     const key = this.wireguard?.ownPublicKey;
     if (key) {
       (out.appliance as { wireguard_public_key?: string }).wireguard_public_key = key;

@@ -5,6 +5,8 @@ import type { Link } from '../desired-state/document.js';
 import { ResourceService } from '../desired-state/resource.service.js';
 import { ipsecBundle, ipsecSwanctl } from '../drivers/ipsec.conn-spec.js';
 import { IpsecDriver } from '../drivers/ipsec.driver.js';
+import { OpenvpnDriver } from '../drivers/openvpn.driver.js';
+import { openvpnBundle } from '../drivers/openvpn.link-spec.js';
 import { interfaceOf, WireGuardDriver } from '../drivers/wireguard.driver.js';
 import { weftBundle, wgQuick } from '../drivers/wireguard.peer-config.js';
 
@@ -14,6 +16,7 @@ export type PeerConfigFormat = 'weft' | 'wg-quick' | 'swanctl';
 const FORMATS: Record<string, PeerConfigFormat[]> = {
   wireguard: ['weft', 'wg-quick'],
   ipsec: ['weft', 'swanctl'],
+  openvpn: ['weft'],
 };
 
 @Injectable()
@@ -23,6 +26,7 @@ export class PeerConfigService {
     private readonly resources: ResourceService,
     @Optional() @Inject(WireGuardDriver) private readonly wireguard?: WireGuardDriver,
     @Optional() @Inject(IpsecDriver) private readonly ipsec?: IpsecDriver,
+    @Optional() @Inject(OpenvpnDriver) private readonly openvpn?: OpenvpnDriver,
   ) {}
 
   render(name: string, format: PeerConfigFormat): Link | string {
@@ -35,6 +39,10 @@ export class PeerConfigService {
       const doc = this.config.active().document;
       const ca = this.ipsec?.caCertificate;
       return format === 'swanctl' ? ipsecSwanctl(doc, link, ca) : ipsecBundle(doc, link, ca);
+    }
+    if (link.type === 'openvpn' && this.openvpn) {
+      const doc = this.config.active().document;
+      return openvpnBundle(doc, link, this.openvpn.caCertificate, this.openvpn.listenPortOf(link.name));
     }
     if (link.type !== 'wireguard' || !this.wireguard) {
       throw new InvalidArgumentError(`peer-config for ${link.type} links comes with the ${link.type} module`);

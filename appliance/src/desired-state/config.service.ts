@@ -151,6 +151,7 @@ export class ConfigService implements OnApplicationShutdown {
     }
     const document = normalize(build());
     carrySecrets(document, active?.document);
+    this.reconciler.complete(document, active?.document);
     const problems = this.reconciler.verify(document);
     if (problems.length > 0) {
       throw new VerifyFailedError(`the configuration has ${problems.length} problem(s)`, problems);

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { normalize, type Link, type NormalizedDocument } from './document.js';
+import { normalize, type Link, type NormalizedDocument, type WireGuardLink } from './document.js';
 import { verifyDocument } from './verify.js';
 
 const KEY = 'hSDKNBtoKaEvJ1i2Nn3l0TgjQYsITr0XC0eNyjk3X24=';
 
-function wg(name: string, remote: string[], extra: Partial<Link> = {}): Link {
+function wg(name: string, remote: string[], extra: Partial<WireGuardLink> = {}): Link {
   return { name, type: 'wireguard', remote_subnets: remote, wireguard: { peer_public_key: KEY }, ...extra };
 }
 

@@ -14,6 +14,7 @@ import {
 } from '@weft/core';
 import { lookup } from 'node:dns/promises';
 import { mkdirSync } from 'node:fs';
+import { access } from 'node:fs/promises';
 import {
   CharonSupervisor,
   detectDataplane,
@@ -24,6 +25,7 @@ import {
   type CharonEvent,
   type CharonRetransmit,
 } from '@weft/ipsec';
+import { detectDco } from '@weft/openvpn';
 import { join } from 'node:path';
 import {
   createWireGuardConfigurer,
@@ -41,6 +43,8 @@ import { CoreRoutingDriver, type RoutingPort } from './core-routing.driver.js';
 import { IpsecCredentials } from './ipsec.credentials.js';
 import { IpsecDriver } from './ipsec.driver.js';
 import { ViciIpsecPort } from './ipsec.port.js';
+import { OpenvpnDriver, type OpenvpnEnv } from './openvpn.driver.js';
+import { SupervisedOpenvpnPort } from './openvpn.port.js';
 import { interfaceOf, WireGuardDriver, type WireGuardEnv, type WireGuardPort } from './wireguard.driver.js';
 
 /** Kernel changes worth a drift check: anything in our table, rules, and interfaces coming and going. */
@@ -155,7 +159,7 @@ async function createIpsecDriver(
   boot: BootConfig,
   store: DesiredStateStore,
   log: PinoLogger,
-): Promise<IpsecDriver> {
+): Promise<{ driver: IpsecDriver; credentials: IpsecCredentials }> {
   const dir = join(boot.dataDir, 'ipsec');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const processes = new NodeProcessRunner();
@@ -196,6 +200,58 @@ async function createIpsecDriver(
     credentials,
     () => store.active()?.document.appliance.name,
   );
+  return { driver: made.driver, credentials };
+}
+
+/**
+ * The appliance's openvpn processes: one per link under `<data dir>/openvpn/<link>/`, DCO when the
+ * kernel has it. The certificate is this appliance's one identity, from the same CA as IPsec's.
+ */
+async function createOpenvpnDriver(
+  boot: BootConfig,
+  store: DesiredStateStore,
+  log: PinoLogger,
+  credentials: IpsecCredentials,
+  env: OpenvpnEnv,
+): Promise<OpenvpnDriver> {
+  const dir = join(boot.dataDir, 'openvpn');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const dco = await detectDco(
+    {
+      exists: (path) =>
+        access(path).then(
+          () => true,
+          () => false,
+        ),
+    },
+    'auto',
+  );
+  const made: { driver?: OpenvpnDriver } = {};
+  const port = new SupervisedOpenvpnPort({
+    processes: new NodeProcessRunner(),
+    runtimeDir: dir,
+    dco,
+    onEvent: (link, e) => {
+      if (e.type === 'state' || e.type === 'bytecount') return;
+      if (e.type === 'exited') {
+        log.warn(
+          {
+            link,
+            pid: e.pid,
+            code: e.code,
+            signal: e.signal,
+            reason: e.reason,
+            restart_in_ms: e.restartInMs,
+            last_lines: e.lastLines,
+          },
+          `openvpn for ${link} exited`,
+        );
+      } else log.info({ link, event: e }, `openvpn for ${link} ${e.type}`);
+      // A restarted openvpn has a new tun device: the routes through it must be put back.
+      if (e.type === 'restarted') made.driver?.notifyChange(`openvpn for ${link} restarted`);
+    },
+  });
+  made.driver = new OpenvpnDriver(port, store.moduleState('openvpn'), credentials, env, log);
   return made.driver;
 }
 
@@ -205,10 +261,13 @@ export async function createModuleDrivers(
   wgLog: PinoLogger,
   coreLog: PinoLogger,
   ipsecLog: PinoLogger,
+  openvpnLog: PinoLogger,
+  publish: OpenvpnEnv['publish'] = () => undefined,
 ): Promise<ModuleDriver[]> {
   wgLog.setContext(WireGuardDriver.name);
   coreLog.setContext(CoreRoutingDriver.name);
   ipsecLog.setContext(IpsecDriver.name);
+  openvpnLog.setContext(OpenvpnDriver.name);
   const routing = new NetlinkRoutingPort();
   // The driver is made after the configurer, whose events it must hear.
   const made: { driver?: WireGuardDriver } = {};
@@ -252,11 +311,20 @@ export async function createModuleDrivers(
   };
   const driver = new WireGuardDriver(port, store.moduleState('wireguard'), env, wgLog);
   made.driver = driver;
-  const ipsec = await createIpsecDriver(boot, store, ipsecLog);
-  // Where the core routes a link's remote subnets: the WireGuard device, or libipsec's TUN.
+  const { driver: ipsec, credentials } = await createIpsecDriver(boot, store, ipsecLog);
+  const openvpn = await createOpenvpnDriver(boot, store, openvpnLog, credentials, {
+    underlayMtu: (ifname) => underlayMtu(routing, ifname),
+    now: () => new Date(),
+    publish,
+  });
+  // Where the core routes a link's remote subnets: the WireGuard device, libipsec's TUN, the openvpn tun.
   const linkInterface = (link: Parameters<typeof interfaceOf>[0]): string | undefined =>
-    link.type === 'ipsec' ? ipsec.interfaceOf() : interfaceOf(link);
-  return [driver, ipsec, new CoreRoutingDriver(routing, linkInterface, coreLog)];
+    link.type === 'ipsec'
+      ? ipsec.interfaceOf()
+      : link.type === 'openvpn'
+        ? openvpn.interfaceOf(link)
+        : interfaceOf(link);
+  return [driver, ipsec, openvpn, new CoreRoutingDriver(routing, linkInterface, coreLog)];
 }
 
 /**

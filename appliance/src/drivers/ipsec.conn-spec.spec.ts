@@ -126,10 +126,7 @@ describe('IPsec link → charon connection', () => {
     const missing: IpsecLink = { ...toB, ipsec: { auth: 'certificate' } };
     const [problem] = verifyIpsecLinks(docWith(missing), NOW);
     assert.equal(problem?.pointer, '/links/0/ipsec/remote_ca');
-    assert.match(
-      problem?.message ?? '',
-      /set remote_ca to the PEM .*ipsec_ca_certificate in GET \/appliance/,
-    );
+    assert.match(problem?.message ?? '', /set remote_ca to the PEM .*ca_certificate in GET \/appliance/);
     const garbage: IpsecLink = { ...toB, ipsec: { auth: 'certificate', remote_ca: 'ssh-ed25519 AAAA' } };
     assert.match(
       verifyIpsecLinks(docWith(garbage), NOW)[0]?.message ?? '',

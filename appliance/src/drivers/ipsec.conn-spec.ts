@@ -175,7 +175,7 @@ function certificateProblems(
     problems.push({
       pointer: `${base}/remote_ca`,
       message:
-        'certificate authentication needs the CA of the remote side: set remote_ca to the PEM of the CA that issued its certificate (a Weft appliance shows its own as ipsec_ca_certificate in GET /appliance)',
+        'certificate authentication needs the CA of the remote side: set remote_ca to the PEM of the CA that issued its certificate (a Weft appliance shows its own as ca_certificate in GET /appliance)',
     });
   } else {
     const problem = caCertificateProblem(s.remote_ca);

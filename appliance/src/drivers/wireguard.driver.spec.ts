@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { EventEmitter, on } from 'node:events';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { normalize, type Link, type NormalizedDocument } from '../desired-state/document.js';
+import {
+  normalize,
+  type Link,
+  type NormalizedDocument,
+  type WireGuardLink,
+} from '../desired-state/document.js';
 import { MemoryModuleState, silentLogger } from '../testing/doubles.js';
 import { weftBundle, wgQuick } from './wireguard.peer-config.js';
 import {
@@ -79,7 +84,7 @@ class FakeWg implements WireGuardPort {
   }
 }
 
-function wg(name: string, key: string, remote: string, extra: Partial<Link> = {}): Link {
+function wg(name: string, key: string, remote: string, extra: Partial<WireGuardLink> = {}): Link {
   return {
     name,
     type: 'wireguard',

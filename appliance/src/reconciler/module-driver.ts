@@ -21,6 +21,12 @@ export interface ModuleDriver {
   stop(): Promise<void>;
   /** What runs, for status: `netlink, table weft (7373)`. */
   detail(): string;
+  /**
+   * Fills, at commit, what this module makes for the document (a generated key, an allocated address),
+   * so the committed revision is complete and an exported bundle carries the same values. Keeps what
+   * `previous` had for a resource a change leaves it out of. Mutates `next`; no I/O.
+   */
+  complete?(next: NormalizedDocument, previous: NormalizedDocument | undefined): void;
   /** Pure: every problem of the document this module cares about. */
   verify(doc: NormalizedDocument): FieldProblem[];
   /** Observes the kernel/daemon and returns the steps that would make it match `doc`. Changes nothing. */

@@ -34,6 +34,11 @@ export class Reconciler {
     @InjectPinoLogger(Reconciler.name) private readonly log: PinoLogger,
   ) {}
 
+  /** Lets each module fill what it makes at commit (generated keys, allocated addresses). Mutates `next`. */
+  complete(next: NormalizedDocument, previous: NormalizedDocument | undefined): void {
+    for (const d of this.drivers) d.complete?.(next, previous);
+  }
+
   verify(doc: NormalizedDocument): FieldProblem[] {
     return [...verifyDocument(doc), ...this.drivers.flatMap((d) => d.verify(doc))];
   }

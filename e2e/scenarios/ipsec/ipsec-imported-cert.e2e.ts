@@ -32,9 +32,9 @@ async function linkStatus(site: Site, name: string): Promise<Json> {
 }
 
 async function caOf(site: Site): Promise<string> {
-  const res = await site.api.get<{ ipsec_ca_certificate?: string }>('/appliance');
-  const ca = res.body.ipsec_ca_certificate;
-  if (!ca) throw new Error(`site ${site.name}: GET /appliance has no ipsec_ca_certificate`);
+  const res = await site.api.get<{ ca_certificate?: string }>('/appliance');
+  const ca = res.body.ca_certificate;
+  if (!ca) throw new Error(`site ${site.name}: GET /appliance has no ca_certificate`);
   return ca;
 }
 

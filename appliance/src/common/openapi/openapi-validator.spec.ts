@@ -56,7 +56,12 @@ void describe('OpenApiValidator: request bodies', () => {
           { listen_port: 51820 },
         ),
         { name: 'site-c', type: 'ipsec', remote_subnets: ['10.3.0.0/24'], enabled: false },
-        { name: 'site-d', type: 'openvpn', remote_subnets: ['10.4.0.0/24'], openvpn: { topology: 'hub' } },
+        {
+          name: 'site-d',
+          type: 'openvpn',
+          remote_subnets: ['10.4.0.0/24'],
+          openvpn: { topology: 'p2p', remote_ca: 'PEM', remote_name: 'site-d' },
+        },
       ],
       routes: [
         { name: 'via-b', destination: '10.20.0.0/16', link: 'site-b' },

@@ -1,0 +1,268 @@
+// The OpenvpnPort on @weft/openvpn: one OpenvpnSupervisor per link (files 0600 in the link's private
+// dir, foreground openvpn, restart with backoff), its `>LOG:` stream read over the management interface
+// into a doctor of its own (OpenvpnDiagnoser keeps per-link context: refused attempts, the peer's ciphers)
+// and the flood aggregator, never into the appliance log line by line.
+import { join } from 'node:path';
+import type { ProcessRunner } from '@weft/core';
+import {
+  AuthFailureAggregator,
+  isOpenvpnSecretLine,
+  NodeOpenvpnHost,
+  OpenvpnDiagnoser,
+  openvpnLayout,
+  OpenvpnSupervisor,
+  type ManagementClient,
+  type OpenvpnEvent,
+  type OpenvpnLayout,
+  type OpenvpnP2pSpec,
+  type OpenvpnState,
+} from '@weft/openvpn';
+import type {
+  OpenvpnAuthFailures,
+  OpenvpnInstance,
+  OpenvpnObserved,
+  OpenvpnPort,
+  OpenvpnPortEvent,
+} from './openvpn.driver.js';
+
+export interface SupervisedOpenvpnPortOptions {
+  processes: ProcessRunner;
+  /** The appliance's openvpn dir: `<dir>/<link>/` holds each link's files. */
+  runtimeDir: string;
+  dco: { enabled: boolean; reason: string };
+  /** Supervisor events (logged; `restarted` also means the tun device is new). */
+  onEvent: (link: string, event: OpenvpnEvent) => void;
+  now?: () => number;
+}
+
+interface Instance {
+  supervisor: OpenvpnSupervisor;
+  hash: string;
+  diagnoser: OpenvpnDiagnoser;
+  /** When the tunnel last entered its current `>STATE:` (openvpn's own stamp). */
+  state?: OpenvpnState;
+  /** The management client whose `>LOG:` stream is being read. */
+  following?: ManagementClient;
+  /** Packets that failed tls-crypt at this link's port, per source and minute. */
+  aggregator: AuthFailureAggregator;
+}
+
+type Listener = (event: OpenvpnPortEvent) => void;
+
+/** What the appliance asks for, in the renderer's terms. */
+export function p2pSpecOf(instance: OpenvpnInstance, dco: boolean): OpenvpnP2pSpec {
+  return {
+    kind: 'p2p',
+    name: instance.name,
+    device: instance.device,
+    role: instance.role === 'server' ? 'listen' : 'connect',
+    ...(instance.listenPort !== undefined ? { local: { port: instance.listenPort } } : {}),
+    ...(instance.remote ? { remote: instance.remote } : {}),
+    tunnel: instance.tunnel,
+    peerCommonName: instance.remoteName,
+    credentials: { caPem: instance.remoteCa, certPem: instance.cert, keyPem: instance.key },
+    tlsCrypt: { kind: 'v1', key: instance.tlsCryptKey },
+    underlayMtu: instance.underlayMtu,
+    underlayFamily: instance.underlayFamily,
+    dco,
+    dataCiphers: instance.dataCiphers,
+    keepalive: { intervalSeconds: instance.keepalive.interval, timeoutSeconds: instance.keepalive.timeout },
+    // A failing handshake must be reported before ping-restart starts over, or its cause is never logged.
+    handWindowSeconds: Math.min(30, Math.max(5, Math.floor(instance.keepalive.timeout / 2))),
+  };
+}
+
+export class SupervisedOpenvpnPort implements OpenvpnPort {
+  readonly dco: boolean;
+  readonly reason: string;
+  private readonly instances = new Map<string, Instance>();
+  private readonly listeners = new Set<Listener>();
+  private readonly host = new NodeOpenvpnHost();
+  private readonly clock: { now(): number };
+
+  constructor(private readonly o: SupervisedOpenvpnPortOptions) {
+    this.dco = o.dco.enabled;
+    this.reason = o.dco.reason;
+    this.clock = { now: o.now ?? (() => Date.now()) };
+  }
+
+  private layoutOf(name: string): OpenvpnLayout {
+    return openvpnLayout({ runtimeDir: this.o.runtimeDir, name });
+  }
+
+  async ensure(instance: OpenvpnInstance, hash: string): Promise<void> {
+    const current = this.instances.get(instance.name);
+    if (current?.hash === hash && current.supervisor.state !== 'stopped') return;
+    if (current) {
+      this.instances.delete(instance.name);
+      await current.supervisor.stop();
+    }
+    const name = instance.name;
+    const entry: Instance = {
+      hash,
+      diagnoser: new OpenvpnDiagnoser({ controlChannel: 'tls-crypt' }),
+      aggregator: new AuthFailureAggregator(this.clock),
+      supervisor: new OpenvpnSupervisor({
+        processes: this.o.processes,
+        spec: p2pSpecOf(instance, this.dco),
+        layout: this.layoutOf(name),
+        onEvent: (e) => this.onEvent(name, e),
+      }),
+    };
+    this.instances.set(name, entry);
+    try {
+      await entry.supervisor.start();
+    } catch (err) {
+      this.instances.delete(name);
+      throw new Error(`start openvpn for link ${name}`, { cause: err });
+    }
+    this.followLogs(name, entry);
+  }
+
+  private onEvent(name: string, e: OpenvpnEvent): void {
+    const entry = this.instances.get(name);
+    if (entry) {
+      if (e.type === 'state') {
+        entry.state = e.state;
+        for (const d of entry.diagnoser.observeState(e.state))
+          this.emit({ link: name, kind: 'finding', diagnosis: d });
+        if (e.state.name === 'CONNECTED') this.emit({ link: name, kind: 'connected' });
+      }
+      if (e.type === 'exited') {
+        entry.state = undefined;
+        for (const line of e.lastLines) this.observeLine(name, entry, line);
+      }
+      if (e.type === 'restarted') queueMicrotask(() => this.followLogs(name, entry));
+    }
+    this.o.onEvent(name, e);
+  }
+
+  /** Reads the `>LOG:` stream of the openvpn that runs now; called again after each restart. */
+  private followLogs(name: string, entry: Instance): void {
+    const client = entry.supervisor.management;
+    if (!client || entry.following === client) return;
+    entry.following = client;
+    const subscription = client.logs();
+    void client.logOn().catch(() => undefined);
+    void (async () => {
+      try {
+        for await (const log of subscription) {
+          if (this.instances.get(name) !== entry) break;
+          this.observeLine(name, entry, log.message);
+        }
+      } catch {
+        // the management connection ended with its process; a restart follows the new one
+      } finally {
+        subscription.close();
+      }
+    })();
+  }
+
+  private observeLine(name: string, entry: Instance, line: string): void {
+    // Defensive: at verb 3 openvpn prints no key material, but a raised verb would.
+    if (isOpenvpnSecretLine(line)) return;
+    // A failure line is counted, and its diagnosis comes from the doctor once, not per packet.
+    entry.aggregator.observe(line);
+    for (const d of entry.diagnoser.observe(line)) this.emit({ link: name, kind: 'finding', diagnosis: d });
+  }
+
+  private emit(event: OpenvpnPortEvent): void {
+    for (const l of this.listeners) l(event);
+  }
+
+  async remove(name: string): Promise<void> {
+    const entry = this.instances.get(name);
+    this.instances.delete(name);
+    if (entry) await entry.supervisor.stop();
+    else await this.endStale(name);
+  }
+
+  /** A link removed while the appliance was down: its openvpn (ours: our config path) ended by PID. */
+  private async endStale(name: string): Promise<void> {
+    const layout = this.layoutOf(name);
+    const pid = Number((await this.host.readText(layout.pidFile))?.trim());
+    if (!Number.isInteger(pid) || pid <= 1) return;
+    const argv = await this.host.argvOf(pid);
+    if (argv?.includes(layout.config)) this.host.signal(pid, 'SIGTERM');
+    await this.host.remove(layout.pidFile);
+  }
+
+  running(): string[] {
+    return [...this.instances.keys()];
+  }
+
+  async observe(name: string): Promise<OpenvpnObserved | undefined> {
+    const entry = this.instances.get(name);
+    if (!entry) return undefined;
+    const running = entry.supervisor.state !== 'stopped';
+    const state = entry.state ?? entry.supervisor.tunnelState;
+    let rxBytes = 0;
+    let txBytes = 0;
+    if (entry.supervisor.state === 'running') {
+      const status = await entry.supervisor.status().catch(() => undefined);
+      if (status?.mode === 'p2p') {
+        rxBytes = status.linkReadBytes ?? 0;
+        txBytes = status.linkWriteBytes ?? 0;
+      }
+    }
+    return {
+      running,
+      state: state?.name ?? (running ? 'CONNECTING' : 'EXITED'),
+      ...(state?.time ? { since: new Date(state.time * 1000) } : {}),
+      ...(state?.remoteAddress
+        ? { remote: `${state.remoteAddress}${state.remotePort ? `:${state.remotePort}` : ''}` }
+        : {}),
+      rxBytes,
+      txBytes,
+    };
+  }
+
+  async *events(signal: AbortSignal): AsyncIterable<OpenvpnPortEvent> {
+    const queue: OpenvpnPortEvent[] = [];
+    let wake: (() => void) | undefined;
+    const listener: Listener = (e) => {
+      queue.push(e);
+      wake?.();
+    };
+    const onAbort = (): void => wake?.();
+    this.listeners.add(listener);
+    signal.addEventListener('abort', onAbort);
+    try {
+      while (!signal.aborted) {
+        const next = queue.shift();
+        if (next) {
+          yield next;
+          continue;
+        }
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
+      }
+    } finally {
+      this.listeners.delete(listener);
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  authFailures(): OpenvpnAuthFailures[] {
+    return [...this.instances.entries()].flatMap(([link, entry]) =>
+      entry.aggregator.flush().map((e) => ({
+        link,
+        source: e.source,
+        count: e.count,
+        ports: e.ports,
+        windowSeconds: Math.max(1, Math.round((e.windowEndsAt - e.firstAt) / 1000)),
+      })),
+    );
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.instances.values()];
+    this.instances.clear();
+    await Promise.all(all.map((i) => i.supervisor.stop().catch(() => undefined)));
+  }
+
+  /** Where a link's files are (for tests and cleanup): `<runtimeDir>/<link>/`. */
+  dirOf(name: string): string {
+    return join(this.o.runtimeDir, name);
+  }
+}
