@@ -629,12 +629,22 @@ export interface components {
          */
         OpenVpnSettings: {
             /**
-             * @description `p2p`: one openvpn process per link, one remote site. (A hub serving many spoke sites from
-             *     one process comes with a later version.)
+             * @description `p2p`: one openvpn process per link, one remote site. `hub`: this appliance is a hub and the
+             *     link is one spoke site; all `hub` links share one server process (one UDP port, device
+             *     `ovpn-hub`), each spoke gets a fixed address in the hub's `tunnel_network` and its
+             *     `remote_subnets` as iroutes, and the hub routes between spokes. `spoke`: this appliance is a
+             *     spoke of the hub at `remote_endpoint` (import the hub link's peer-config). On a hub every
+             *     spoke's `remote_ca` is trusted and each spoke is bound to its link by its certificate's
+             *     common name (`remote_name`), so give every spoke a CA of its own.
              * @default p2p
              * @enum {string}
              */
-            topology?: "p2p";
+            topology?: "p2p" | "hub" | "spoke";
+            /**
+             * @description `hub` links: the spoke's fixed address in the hub's `tunnel_network`. Default: the first free
+             *     one, chosen at commit and kept.
+             */
+            tunnel_address?: string;
             /**
              * @description Which end is the TLS server. The two ends must differ (an exported bundle sets the opposite
              *     one). Default `client` when `remote_endpoint` is set, else `server`.
@@ -657,9 +667,11 @@ export interface components {
             tls_crypt_key?: string;
             readonly tls_crypt_key_set?: boolean;
             /**
-             * @description The tunnel's own IPv4 /30: the TLS server takes its first address, the client the second
-             *     (routes go through the device, so these never appear in LAN traffic). Default: a free /30 from
-             *     169.254.192.0/18 chosen at commit and kept; the exported bundle carries it.
+             * @description `p2p`: the tunnel's own IPv4 /30; the TLS server takes its first address, the client the
+             *     second (routes go through the device, so these never appear in LAN traffic). Default: a free
+             *     /30 from 169.254.192.0/18 chosen at commit and kept; the exported bundle carries it. `hub`: the
+             *     hub's tunnel network, the same on every hub link (default 169.254.128.0/24); the hub takes
+             *     its first address.
              */
             tunnel_network?: string;
             /**

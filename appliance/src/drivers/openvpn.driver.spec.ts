@@ -33,7 +33,9 @@ class FakeOpenvpn implements OpenvpnPort {
   readonly lines = new EventEmitter();
   pendingReports: OpenvpnAuthFailures[] = [];
   ensure(instance: OpenvpnInstance, hash: string): Promise<void> {
-    this.calls.push(`ensure ${instance.name} ${instance.role} ${instance.listenPort ?? '-'}`);
+    this.calls.push(
+      `ensure ${instance.name} ${instance.kind === 'hub' ? 'hub' : instance.role} ${instance.listenPort ?? '-'}`,
+    );
     this.instances.set(instance.name, { instance, hash });
     return Promise.resolve();
   }
@@ -145,9 +147,10 @@ describe('OpenvpnDriver', () => {
     ]);
     assert.deepEqual(creds.issuedFor, ['203.0.113.10', '203.0.113.10', '203.0.113.10']);
     const b = ovpn.instances.get('to-b')?.instance;
-    assert.equal(b?.cert, 'CERT 203.0.113.10');
-    assert.equal(b?.remoteCa, TEST_CA_PEM);
-    assert.equal(b?.tlsCryptKey, KEY);
+    assert.ok(b && b.kind !== 'hub');
+    assert.equal(b.cert, 'CERT 203.0.113.10');
+    assert.equal(b.remoteCa, TEST_CA_PEM);
+    assert.equal(b.tlsCryptKey, KEY);
     assert.equal(driver.listenPortOf('to-c'), 1195);
     assert.deepEqual(await driver.plan(d), []);
   });

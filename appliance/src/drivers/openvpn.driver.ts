@@ -18,6 +18,9 @@ import {
 import {
   deviceOf,
   fillOpenvpnDefaults,
+  HUB_INSTANCE,
+  instanceOf,
+  isHubLink,
   FIRST_OPENVPN_PORT,
   isOpenvpn,
   roleOf,
@@ -26,6 +29,7 @@ import {
   type OpenvpnLink,
   type OpenvpnTunnel,
 } from './openvpn.link-spec.js';
+import { hubOf, type OpenvpnHub } from './openvpn.hub.js';
 
 // --- what the driver needs from modules/openvpn (wired in drivers.ts) ------------------------------
 /** This appliance's X.509 identity (the same CA and certificate as its IPsec links). */
@@ -37,12 +41,22 @@ export interface OpenvpnCredentials {
   ): Promise<{ caCert: string; cert: string; key: string }>;
 }
 
-/** A tunnel with what this side proves itself with. */
-export interface OpenvpnInstance extends OpenvpnTunnel {
+/** A tunnel (a p2p link, a spoke, or the hub's server) with what this side proves itself with. */
+export type OpenvpnInstance = (OpenvpnTunnel | OpenvpnHub) & {
   caCert: string;
   cert: string;
   /** This appliance's private key (PEM): into a 0600 file only. */
   key: string;
+};
+
+/** A spoke connected to the hub, from the server's `status 3`. */
+export interface OpenvpnHubClient {
+  commonName: string;
+  realAddress: string;
+  virtualAddress: string;
+  since?: Date;
+  rxBytes: number;
+  txBytes: number;
 }
 
 export interface OpenvpnObserved {
@@ -56,11 +70,14 @@ export interface OpenvpnObserved {
   remote?: string;
   rxBytes: number;
   txBytes: number;
+  /** The hub's server only: the spokes connected now. */
+  clients?: OpenvpnHubClient[];
 }
 
 /** What the port reports of a link's process: a cause the doctor named, or the tunnel coming up. */
 export type OpenvpnPortEvent =
-  { link: string; kind: 'finding'; diagnosis: OpenvpnDiagnosis } | { link: string; kind: 'connected' };
+  | { link: string; kind: 'finding'; diagnosis: OpenvpnDiagnosis & { peer?: string } }
+  | { link: string; kind: 'connected' };
 
 /** One aggregated report of packets that failed the tls-crypt check, per source and window. */
 export interface OpenvpnAuthFailures {
@@ -106,7 +123,7 @@ type Payload =
   | {
       kind: 'ensure';
       name: string;
-      tunnel: OpenvpnTunnel;
+      tunnel: OpenvpnTunnel | OpenvpnHub;
       identity: string;
       applianceName: string;
       hash: string;
@@ -155,6 +172,8 @@ export class OpenvpnDriver implements ModuleDriver {
   private readonly feed = new ChangeFeed();
   private readonly causes = new Map<string, { diagnosis: OpenvpnDiagnosis; at: number }>();
   private following = false;
+  /** Hub links by their spoke's certificate name, to place the hub's findings. */
+  private spokes = new Map<string, string>();
   private flushTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -234,27 +253,41 @@ export class OpenvpnDriver implements ModuleDriver {
   private ports(links: OpenvpnLink[]): Map<string, number> {
     const taken = new Set<number>();
     for (const l of links) if (l.openvpn.listen_port !== undefined) taken.add(l.openvpn.listen_port);
+    // Servers without a port, by instance: each p2p server, and the hub once (unless a hub link has one).
+    const hubHasPort = links.some((l) => isHubLink(l) && l.openvpn.listen_port !== undefined);
+    const needs = [
+      ...new Set(
+        links
+          .filter((l) => roleOf(l) === 'server' && l.openvpn.listen_port === undefined)
+          .filter((l) => !(isHubLink(l) && hubHasPort))
+          .map((l) => instanceOf(l)),
+      ),
+    ];
     const out = new Map<string, number>();
-    for (const l of links) {
-      if (roleOf(l) !== 'server' || l.openvpn.listen_port !== undefined) continue;
-      const kept = this.listenPortOf(l.name);
+    for (const name of needs) {
+      const kept = this.listenPortOf(name);
       if (kept !== undefined && !taken.has(kept)) {
-        out.set(l.name, kept);
+        out.set(name, kept);
         taken.add(kept);
       }
     }
-    for (const l of links) {
-      if (roleOf(l) !== 'server' || l.openvpn.listen_port !== undefined || out.has(l.name)) continue;
+    for (const name of needs) {
+      if (out.has(name)) continue;
       let port = FIRST_OPENVPN_PORT;
       while (taken.has(port)) port++;
       taken.add(port);
-      out.set(l.name, port);
+      out.set(name, port);
     }
     return out;
   }
 
   async plan(doc: NormalizedDocument): Promise<DriverStep[]> {
     const links = this.links(doc);
+    this.spokes = new Map(
+      links
+        .filter(isHubLink)
+        .flatMap((l) => (l.openvpn.remote_name ? [[l.openvpn.remote_name, l.name] as const] : [])),
+    );
     const steps: DriverStep[] = [];
     const step = (
       op: 'create' | 'update' | 'delete',
@@ -269,28 +302,42 @@ export class OpenvpnDriver implements ModuleDriver {
     const ports = this.ports(links);
     const running = new Set(this.ovpn.running());
     const identity = doc.appliance.public_endpoint ?? '';
-    for (const link of links) {
-      const port = ports.get(link.name);
-      const tunnel = tunnelOf(link, {
-        doc,
-        ...(port !== undefined ? { listenPort: port } : {}),
-        ...(underlayMtu !== undefined ? { underlayMtu } : {}),
+    const instances: (OpenvpnTunnel | OpenvpnHub)[] = links
+      .filter((l) => !isHubLink(l))
+      .map((link) => {
+        const port = ports.get(link.name);
+        return tunnelOf(link, {
+          doc,
+          ...(port !== undefined ? { listenPort: port } : {}),
+          ...(underlayMtu !== undefined ? { underlayMtu } : {}),
+        });
       });
+    const hubPort = ports.get(HUB_INSTANCE);
+    const hub = hubOf(links, {
+      ...(hubPort !== undefined ? { listenPort: hubPort } : {}),
+      ...(underlayMtu !== undefined ? { underlayMtu } : {}),
+    });
+    if (hub) instances.push(hub);
+    for (const tunnel of instances) {
+      const name = tunnel.name;
       // The hash covers the tls-crypt key (never stored itself) and the identity our certificate names.
       const hash = createHash('sha256')
         .update(JSON.stringify([tunnel, identity, this.credentials.caCertificate ?? null]))
         .digest('hex');
-      const applied = this.state.get(`conn:${link.name}`);
-      if (running.has(link.name) && applied === hash) continue;
-      const how = `${tunnel.role === 'server' ? `listens on UDP ${tunnel.listenPort ?? '?'}` : `dials ${link.remote_endpoint ?? '?'}`}, ${tunnel.device} mtu ${tunnel.mtu}`;
+      const applied = this.state.get(`conn:${name}`);
+      if (running.has(name) && applied === hash) continue;
+      const what =
+        tunnel.kind === 'hub'
+          ? `the hub (UDP ${tunnel.listenPort}, ${tunnel.device}, spokes ${tunnel.spokes.map((x) => x.link).join(', ')})`
+          : `link ${name} (${tunnel.kind === 'spoke' ? 'spoke' : tunnel.role}, ${tunnel.role === 'server' ? `listens on UDP ${tunnel.listenPort ?? '?'}` : `dials ${tunnel.remote ? `${tunnel.remote.host}:${tunnel.remote.port}` : '?'}`}, ${tunnel.device} mtu ${tunnel.mtu})`;
       step(
         applied === undefined ? 'create' : 'update',
-        `openvpn ${link.name}`,
-        `${applied === undefined || !running.has(link.name) ? 'start' : 'restart'} openvpn for link ${link.name} (${tunnel.role}, ${how})`,
-        { kind: 'ensure', name: link.name, tunnel, identity, applianceName: doc.appliance.name, hash },
+        `openvpn ${name}`,
+        `${applied === undefined || !running.has(name) ? 'start' : 'restart'} openvpn for ${what}`,
+        { kind: 'ensure', name, tunnel, identity, applianceName: doc.appliance.name, hash },
       );
     }
-    const desired = new Set(links.map((l) => l.name));
+    const desired = new Set(links.map((l) => instanceOf(l)));
     const owned = new Set([
       ...running,
       ...this.state
@@ -316,7 +363,7 @@ export class OpenvpnDriver implements ModuleDriver {
             this.causes.delete(p.name);
             this.state.update({
               [`conn:${p.name}`]: p.hash,
-              ...(p.tunnel.role === 'server' && p.tunnel.listenPort !== undefined
+              ...((p.tunnel.kind === 'hub' || p.tunnel.role === 'server') && p.tunnel.listenPort !== undefined
                 ? { [`port:${p.name}`]: String(p.tunnel.listenPort) }
                 : {}),
             });
@@ -345,13 +392,16 @@ export class OpenvpnDriver implements ModuleDriver {
   private async followLogs(): Promise<void> {
     try {
       for await (const event of this.ovpn.events(this.feed.signal)) {
-        const link = event.link;
         if (event.kind === 'connected') {
-          this.causes.delete(link);
-          this.notifyChange(`OpenVPN ${link} connected`);
+          this.causes.delete(event.link);
+          this.notifyChange(`OpenVPN ${event.link} connected`);
           continue;
         }
         const diagnosis = apiDiagnosis(event.diagnosis);
+        // The hub's server speaks of many spokes: a finding naming a spoke's certificate goes to its link.
+        const peer = event.diagnosis.peer;
+        const link =
+          event.link === HUB_INSTANCE ? ((peer && this.spokes.get(peer)) ?? HUB_INSTANCE) : event.link;
         const previous = this.causes.get(link);
         this.causes.set(link, { diagnosis, at: this.env.now().getTime() });
         if (previous?.diagnosis.code !== diagnosis.code) {
@@ -393,9 +443,22 @@ export class OpenvpnDriver implements ModuleDriver {
         out.push({ ...base, state: 'disabled', rx_bytes: 0, tx_bytes: 0, diagnosis: null });
         continue;
       }
-      const seen = await this.ovpn.observe(link.name).catch(() => undefined);
+      const hub = isHubLink(link);
+      let seen = await this.ovpn.observe(instanceOf(link)).catch(() => undefined);
+      if (hub && seen) {
+        // A spoke is up when the hub's server lists its certificate name.
+        const client = seen.clients?.find((c) => c.commonName === link.openvpn.remote_name);
+        seen = {
+          running: seen.running,
+          state: client ? 'CONNECTED' : 'WAIT',
+          ...(client?.since ? { since: client.since } : {}),
+          ...(client ? { remote: client.realAddress } : {}),
+          rxBytes: client?.rxBytes ?? 0,
+          txBytes: client?.txBytes ?? 0,
+        };
+      }
       const up = seen?.running === true && seen.state === 'CONNECTED';
-      const cause = this.causes.get(link.name);
+      const cause = this.causes.get(link.name) ?? (hub ? this.causes.get(HUB_INSTANCE) : undefined);
       const diagnosis =
         cause && (!up || now - cause.at < 5_000) && now - cause.at < DIAGNOSIS_TTL_MS
           ? cause.diagnosis
@@ -404,10 +467,10 @@ export class OpenvpnDriver implements ModuleDriver {
       out.push({
         ...base,
         state,
-        established_at: up && seen.since ? seen.since.toISOString() : null,
+        established_at: up && seen?.since ? seen.since.toISOString() : null,
         rx_bytes: seen?.rxBytes ?? 0,
         tx_bytes: seen?.txBytes ?? 0,
-        endpoint: up ? (seen.remote ?? null) : null,
+        endpoint: up ? (seen?.remote ?? null) : null,
         diagnosis: diagnosis
           ? diagnosis
           : up

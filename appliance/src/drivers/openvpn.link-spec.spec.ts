@@ -48,6 +48,7 @@ describe('OpenVPN link spec', () => {
     const link = only(toB({ tunnel_network: '169.254.192.0/30' }));
     const t = tunnelOf(link, { doc: doc([link]), underlayMtu: 1500 });
     assert.deepEqual(t, {
+      kind: 'p2p',
       name: 'to-b',
       device: 'ovpn-to-b',
       role: 'client',

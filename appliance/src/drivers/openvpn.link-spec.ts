@@ -10,6 +10,7 @@ import { formatIp, overlaps, parsePrefix, type Prefix } from '../common/cidr.js'
 import type { FieldProblem } from '../common/errors.js';
 import { ConflictError } from '../common/errors.js';
 import { effectiveLocalSubnets, type Link, type NormalizedDocument } from '../desired-state/document.js';
+import { fillHubDefaults, hubBundle, verifyHubLinks } from './openvpn.hub.js';
 
 export type OpenvpnLink = Schemas['OpenVpnLink'];
 export type OpenvpnSettings = Schemas['OpenVpnSettings'];
@@ -26,8 +27,29 @@ export function isOpenvpn(link: Link): link is OpenvpnLink {
   return link.type === 'openvpn';
 }
 
-/** The tun device of a link: `ovpn-<name>` when it fits in 15 characters, else a stable hash. */
-export function deviceOf(link: { name: string }): string {
+export const HUB_INSTANCE = 'hub';
+export const HUB_DEVICE = 'ovpn-hub';
+export const DEFAULT_HUB_NETWORK = '169.254.128.0/24';
+
+export function topologyOf(link: OpenvpnLink): 'p2p' | 'hub' | 'spoke' {
+  return link.openvpn.topology ?? 'p2p';
+}
+
+export function isHubLink(link: Link): boolean {
+  return isOpenvpn(link) && topologyOf(link) === 'hub';
+}
+
+/** The process a link runs in: its own, or the hub's one server. */
+export function instanceOf(link: OpenvpnLink): string {
+  return topologyOf(link) === 'hub' ? HUB_INSTANCE : link.name;
+}
+
+/**
+ * The tun device of a link: the hub's for hub links, else `ovpn-<name>` when it fits in 15 characters,
+ * else a stable hash.
+ */
+export function deviceOf(link: { name: string; openvpn?: { topology?: string } }): string {
+  if (link.openvpn?.topology === 'hub') return HUB_DEVICE;
   if (link.name.length <= 10) return `ovpn-${link.name}`;
   return `ovpn-${createHash('sha256').update(link.name).digest('hex').slice(0, 10)}`;
 }
@@ -38,11 +60,15 @@ export function splitHostPort(hostPort: string): { host: string; port: number } 
 }
 
 export function roleOf(link: OpenvpnLink): 'server' | 'client' {
+  const topology = topologyOf(link);
+  if (topology !== 'p2p') return topology === 'hub' ? 'server' : 'client';
   return link.openvpn.role ?? (link.remote_endpoint ? 'client' : 'server');
 }
 
 /** What the driver asks the OpenVPN module to run for one link. */
 export interface OpenvpnTunnel {
+  /** `p2p`, or `spoke`: a client of a hub, which pushes its tunnel address. */
+  kind: 'p2p' | 'spoke';
   name: string;
   device: string;
   role: 'server' | 'client';
@@ -55,8 +81,8 @@ export interface OpenvpnTunnel {
   /** The underlay MTU the tun-mtu was derived from (or that fits the link's own MTU). */
   underlayMtu: number;
   underlayFamily: 'inet' | 'inet6';
-  /** The tunnel's own addresses (`ifconfig local remote`). */
-  tunnel: { local: string; remote: string };
+  /** The tunnel's own addresses (`ifconfig local remote`); a spoke's come from its hub. */
+  tunnel?: { local: string; remote: string };
   keepalive: { interval: number; timeout: number };
   /** The remote side's CA (PEM). */
   remoteCa: string;
@@ -90,12 +116,14 @@ export function tunnelOf(
   if (!s.tls_crypt_key) throw new Error(`OpenVPN link ${link.name} has no tls-crypt key`);
   const remoteName = s.remote_name ?? remote?.host;
   if (!remoteName) throw new Error(`OpenVPN link ${link.name} has no remote_name`);
+  const spoke = topologyOf(link) === 'spoke';
   const net = s.tunnel_network ? parsePrefix(s.tunnel_network) : undefined;
-  if (!net) throw new Error(`OpenVPN link ${link.name} has no tunnel_network`);
-  const [first, second] = [formatIp(4, net.addr + 1n), formatIp(4, net.addr + 2n)];
+  if (!net && !spoke) throw new Error(`OpenVPN link ${link.name} has no tunnel_network`);
+  const [first, second] = net ? [formatIp(4, net.addr + 1n), formatIp(4, net.addr + 2n)] : ['', ''];
   const mtu = mtuOf(link, options.underlayMtu);
   const v6 = link.remote_endpoint?.startsWith('[') ?? false;
   return {
+    kind: spoke ? 'spoke' : 'p2p',
     name: link.name,
     device: deviceOf(link),
     role,
@@ -105,7 +133,9 @@ export function tunnelOf(
     mtu,
     underlayMtu: mtu + (v6 ? OVERHEAD_V6 : OVERHEAD_V4),
     underlayFamily: v6 ? 'inet6' : 'inet',
-    tunnel: role === 'server' ? { local: first, remote: second } : { local: second, remote: first },
+    ...(net
+      ? { tunnel: role === 'server' ? { local: first, remote: second } : { local: second, remote: first } }
+      : {}),
     keepalive: { interval: s.keepalive_interval ?? 10, timeout: s.keepalive_timeout ?? 60 },
     remoteCa: s.remote_ca,
     remoteName,
@@ -143,23 +173,33 @@ export function verifyOpenvpnLinks(doc: NormalizedDocument): FieldProblem[] {
     const s = link.openvpn;
     const base = `/links/${i}/openvpn`;
     const role = roleOf(link);
+    const topology = topologyOf(link);
+    const hub = topology === 'hub';
     const problem = caProblem(s.remote_ca);
     if (problem) problems.push({ pointer: `${base}/remote_ca`, message: `remote_ca ${problem}` });
-    if (role === 'client' && !link.remote_endpoint) {
+    if (topology === 'p2p' && role === 'client' && !link.remote_endpoint) {
       problems.push({
         pointer: `/links/${i}/remote_endpoint`,
         message:
           'the TLS client end dials the server: set remote_endpoint (host:port of the other side), or make this end role "server"',
       });
     }
-    if (!s.remote_name && !link.remote_endpoint) {
+    if (!hub && !s.remote_name && !link.remote_endpoint) {
       problems.push({
         pointer: `${base}/remote_name`,
         message:
           "without remote_endpoint, name the certificate the remote side must show: set remote_name to its common name (a Weft appliance's is its public_endpoint; an imported bundle sets it)",
       });
     }
-    if (s.tunnel_network) {
+    if (topology === 'spoke' && s.tunnel_network) {
+      problems.push({
+        pointer: `${base}/tunnel_network`,
+        message: 'a spoke gets its tunnel address from its hub: drop tunnel_network',
+      });
+    } else if (hub && s.tunnel_network) {
+      const net = parsePrefix(s.tunnel_network);
+      if (net && !tunnels.some((t) => t.name === HUB_INSTANCE)) tunnels.push({ net, i, name: HUB_INSTANCE });
+    } else if (s.tunnel_network) {
       const net = parsePrefix(s.tunnel_network);
       if (!net || net.family !== 4 || net.len !== 30 || (net.addr & 3n) !== 0n) {
         problems.push({
@@ -183,25 +223,28 @@ export function verifyOpenvpnLinks(doc: NormalizedDocument): FieldProblem[] {
     }
     if (s.listen_port !== undefined && link.enabled !== false) {
       const first = ports.get(s.listen_port);
-      if (first !== undefined) {
+      const bothHub =
+        first !== undefined && doc.links[first] !== undefined && isHubLink(doc.links[first]) && hub;
+      if (first !== undefined && !bothHub) {
         problems.push({
           pointer: `${base}/listen_port`,
           related: `/links/${first}/openvpn/listen_port`,
           message: `UDP port ${s.listen_port} is already used by OpenVPN link "${doc.links[first]?.name}": give each p2p link its own port`,
         });
-      } else ports.set(s.listen_port, i);
+      } else if (first === undefined) ports.set(s.listen_port, i);
     }
     const device = deviceOf(link);
     const other = devices.get(device);
-    if (other !== undefined) {
+    if (other !== undefined && !hub) {
       problems.push({
         pointer: `/links/${i}/name`,
         related: `/links/${other}/name`,
         message: `links "${doc.links[other]?.name}" and "${link.name}" would share the device ${device}: rename one`,
       });
-    } else devices.set(device, i);
+    } else if (other === undefined) devices.set(device, i);
   });
   problems.push(...tunnelOverlaps(doc, tunnels));
+  problems.push(...verifyHubLinks(doc));
   return problems;
 }
 
@@ -264,8 +307,15 @@ export function fillOpenvpnDefaults(
   previous: NormalizedDocument | undefined,
   random: (n: number) => Uint8Array = (n) => randomBytes(n),
 ): void {
+  fillHubDefaults(next, previous, () => generateTlsCryptKey(random));
   const before = new Map((previous?.links ?? []).filter(isOpenvpn).map((l) => [l.name, l]));
-  const mine = next.links.filter(isOpenvpn);
+  const all = next.links.filter(isOpenvpn);
+  // Hub links share the hub's key and network (above); spokes get their address from the hub.
+  const mine = all.filter((l) => topologyOf(l) === 'p2p');
+  for (const link of all.filter((l) => topologyOf(l) === 'spoke')) {
+    link.openvpn.tls_crypt_key ??=
+      before.get(link.name)?.openvpn.tls_crypt_key ?? generateTlsCryptKey(random);
+  }
   for (const link of mine) {
     const old = before.get(link.name)?.openvpn;
     if (link.openvpn.tls_crypt_key === undefined) {
@@ -277,7 +327,7 @@ export function fillOpenvpnDefaults(
   }
   const pool = parsePrefix(TUNNEL_POOL);
   if (!pool) return;
-  const taken = mine.flatMap((l) => {
+  const taken = all.flatMap((l) => {
     const p = l.openvpn.tunnel_network ? parsePrefix(l.openvpn.tunnel_network) : undefined;
     return p ? [p] : [];
   });
@@ -330,10 +380,27 @@ export function openvpnBundle(
       'this appliance has no CA certificate yet (made when the appliance starts; see its log): the link cannot be exported before',
     );
   }
+  if (topologyOf(link) === 'hub') return hubBundle(doc, link, ownCaCertificate, listenPort);
   const host = publicEndpoint(doc);
   const s = link.openvpn;
   const role = roleOf(link);
   const remote = link.remote_endpoint ? splitHostPort(link.remote_endpoint) : undefined;
+  if (topologyOf(link) === 'spoke') {
+    // The hub's side: a hub link for this spoke, known by this appliance's certificate name.
+    return {
+      name: doc.appliance.name,
+      type: 'openvpn',
+      description: `OpenVPN hub link for spoke ${doc.appliance.name} (exported from its link "${link.name}")`,
+      remote_subnets: effectiveLocalSubnets(doc, link),
+      openvpn: {
+        topology: 'hub',
+        remote_ca: ownCaCertificate,
+        remote_name: host,
+        ...(s.tls_crypt_key ? { tls_crypt_key: s.tls_crypt_key } : {}),
+        ...(remote ? { listen_port: remote.port } : {}),
+      },
+    };
+  }
   const settings: OpenvpnSettings = {
     role: role === 'server' ? 'client' : 'server',
     remote_ca: ownCaCertificate,

@@ -14,11 +14,15 @@ import {
   type ManagementClient,
   type OpenvpnEvent,
   type OpenvpnLayout,
+  type OpenvpnHubClientSpec,
+  type OpenvpnHubServerSpec,
   type OpenvpnP2pSpec,
+  type OpenvpnSpec,
   type OpenvpnState,
 } from '@weft/openvpn';
 import type {
   OpenvpnAuthFailures,
+  OpenvpnHubClient,
   OpenvpnInstance,
   OpenvpnObserved,
   OpenvpnPort,
@@ -50,26 +54,61 @@ interface Instance {
 type Listener = (event: OpenvpnPortEvent) => void;
 
 /** What the appliance asks for, in the renderer's terms. */
-export function p2pSpecOf(instance: OpenvpnInstance, dco: boolean): OpenvpnP2pSpec {
-  return {
-    kind: 'p2p',
+export function specOf(instance: OpenvpnInstance, dco: boolean): OpenvpnSpec {
+  const common = {
     name: instance.name,
     device: instance.device,
-    role: instance.role === 'server' ? 'listen' : 'connect',
-    ...(instance.listenPort !== undefined ? { local: { port: instance.listenPort } } : {}),
-    ...(instance.remote ? { remote: instance.remote } : {}),
-    tunnel: instance.tunnel,
-    peerCommonName: instance.remoteName,
-    credentials: { caPem: instance.remoteCa, certPem: instance.cert, keyPem: instance.key },
-    tlsCrypt: { kind: 'v1', key: instance.tlsCryptKey },
+    tlsCrypt: { kind: 'v1' as const, key: instance.tlsCryptKey },
     underlayMtu: instance.underlayMtu,
-    underlayFamily: instance.underlayFamily,
     dco,
     dataCiphers: instance.dataCiphers,
     keepalive: { intervalSeconds: instance.keepalive.interval, timeoutSeconds: instance.keepalive.timeout },
     // A failing handshake must be reported before ping-restart starts over, or its cause is never logged.
     handWindowSeconds: Math.min(30, Math.max(5, Math.floor(instance.keepalive.timeout / 2))),
   };
+  if (instance.kind === 'hub') {
+    // Every spoke's CA in one file: each spoke is then bound to its ccd entry by its common name.
+    const caPem = [...new Set(instance.spokes.map((s) => s.remoteCa.trim()))].join('\n') + '\n';
+    const spec: OpenvpnHubServerSpec = {
+      ...common,
+      kind: 'hub-server',
+      local: { port: instance.listenPort },
+      tunnel: { subnet: instance.network, serverAddress: instance.serverAddress },
+      spokes: instance.spokes.map((s) => ({
+        commonName: s.commonName,
+        tunnelAddress: s.tunnelAddress,
+        subnets: s.subnets,
+      })),
+      credentials: { caPem, certPem: instance.cert, keyPem: instance.key },
+    };
+    return spec;
+  }
+  const credentials = { caPem: instance.remoteCa, certPem: instance.cert, keyPem: instance.key };
+  if (instance.kind === 'spoke') {
+    if (!instance.remote) throw new Error(`spoke ${instance.name} has no hub to dial`);
+    const spec: OpenvpnHubClientSpec = {
+      ...common,
+      kind: 'hub-client',
+      remote: instance.remote,
+      hubCommonName: instance.remoteName,
+      underlayFamily: instance.underlayFamily,
+      credentials,
+    };
+    return spec;
+  }
+  if (!instance.tunnel) throw new Error(`link ${instance.name} has no tunnel addresses`);
+  const spec: OpenvpnP2pSpec = {
+    ...common,
+    kind: 'p2p',
+    role: instance.role === 'server' ? 'listen' : 'connect',
+    ...(instance.listenPort !== undefined ? { local: { port: instance.listenPort } } : {}),
+    ...(instance.remote ? { remote: instance.remote } : {}),
+    tunnel: instance.tunnel,
+    peerCommonName: instance.remoteName,
+    underlayFamily: instance.underlayFamily,
+    credentials,
+  };
+  return spec;
 }
 
 export class SupervisedOpenvpnPort implements OpenvpnPort {
@@ -104,7 +143,7 @@ export class SupervisedOpenvpnPort implements OpenvpnPort {
       aggregator: new AuthFailureAggregator(this.clock),
       supervisor: new OpenvpnSupervisor({
         processes: this.o.processes,
-        spec: p2pSpecOf(instance, this.dco),
+        spec: specOf(instance, this.dco),
         layout: this.layoutOf(name),
         onEvent: (e) => this.onEvent(name, e),
       }),
@@ -198,11 +237,21 @@ export class SupervisedOpenvpnPort implements OpenvpnPort {
     const state = entry.state ?? entry.supervisor.tunnelState;
     let rxBytes = 0;
     let txBytes = 0;
+    let clients: OpenvpnHubClient[] | undefined;
     if (entry.supervisor.state === 'running') {
       const status = await entry.supervisor.status().catch(() => undefined);
       if (status?.mode === 'p2p') {
         rxBytes = status.linkReadBytes ?? 0;
         txBytes = status.linkWriteBytes ?? 0;
+      } else if (status) {
+        clients = status.clients.map((c) => ({
+          commonName: c.commonName,
+          realAddress: c.realAddress,
+          virtualAddress: c.virtualAddress,
+          ...(c.connectedSince ? { since: new Date(c.connectedSince * 1000) } : {}),
+          rxBytes: c.bytesReceived,
+          txBytes: c.bytesSent,
+        }));
       }
     }
     return {
@@ -214,6 +263,7 @@ export class SupervisedOpenvpnPort implements OpenvpnPort {
         : {}),
       rxBytes,
       txBytes,
+      ...(clients ? { clients } : {}),
     };
   }
 
