@@ -13,6 +13,7 @@ export { ExecError, formatArgv, inNetns, run, type ExecOptions, type ExecResult 
 export { listNetns, listRootLinks, mgmtNetsInUse } from './host.js';
 export { Lab, sweepStale, type LabOptions, type SweepOptions, type SweepReport } from './lab.js';
 export { defaultLabRoot, repoRoot } from './paths.js';
+export { caOf, diagnosisOf, linkStatus, ping, type DiagnosisSeen, type Json } from './probes.js';
 export { describeExit, Site, type ExitInfo, type StartOptions } from './site.js';
 export {
   API_BASE_PATH,

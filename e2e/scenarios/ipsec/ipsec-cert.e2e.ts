@@ -7,29 +7,17 @@
 // names the authentication failure.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { applySiteSettings, importPeerConfig, Lab, waitFor, type Site } from '../../lib/index.js';
-
-type Json = Record<string, unknown>;
-
-async function ping(from: Site, address: string): Promise<boolean> {
-  try {
-    await from.lanExec(['ping', '-n', '-q', '-c', '1', '-W', '1', address]);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function linkStatus(site: Site, name: string): Promise<Json> {
-  return (await site.api.get<Json>(`/links/${name}/status`)).body;
-}
-
-async function caOf(site: Site): Promise<string> {
-  const res = await site.api.get<{ ca_certificate?: string }>('/appliance');
-  const ca = res.body.ca_certificate;
-  if (!ca) throw new Error(`site ${site.name}: GET /appliance has no ca_certificate`);
-  return ca;
-}
+import {
+  applySiteSettings,
+  importPeerConfig,
+  Lab,
+  waitFor,
+  type Site,
+  ping,
+  linkStatus,
+  caOf,
+  type Json,
+} from '../../lib/index.js';
 
 describe('IPsec links with certificates', { timeout: 240_000 }, () => {
   let lab: Lab;

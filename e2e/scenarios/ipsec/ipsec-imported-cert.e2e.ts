@@ -13,30 +13,18 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { applySiteSettings, importPeerConfig, Lab, waitFor, type Site } from '../../lib/index.js';
+import {
+  applySiteSettings,
+  importPeerConfig,
+  Lab,
+  waitFor,
+  type Site,
+  ping,
+  linkStatus,
+  caOf,
+  type Json,
+} from '../../lib/index.js';
 import { CorporatePki, type GatewayCertificate } from './corporate-pki.js';
-
-type Json = Record<string, unknown>;
-
-async function ping(from: Site, address: string): Promise<boolean> {
-  try {
-    await from.lanExec(['ping', '-n', '-q', '-c', '1', '-W', '1', address]);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function linkStatus(site: Site, name: string): Promise<Json> {
-  return (await site.api.get<Json>(`/links/${name}/status`)).body;
-}
-
-async function caOf(site: Site): Promise<string> {
-  const res = await site.api.get<{ ca_certificate?: string }>('/appliance');
-  const ca = res.body.ca_certificate;
-  if (!ca) throw new Error(`site ${site.name}: GET /appliance has no ca_certificate`);
-  return ca;
-}
 
 /** A line of the key's PEM body: what must never show up outside the appliance's store and charon. */
 function keyMark(pem: string): string {

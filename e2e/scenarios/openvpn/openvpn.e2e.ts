@@ -17,33 +17,12 @@ import {
   Lab,
   waitFor,
   type Site,
+  ping,
+  linkStatus,
+  caOf,
+  diagnosisOf,
+  type Json,
 } from '../../lib/index.js';
-
-type Json = Record<string, unknown>;
-
-async function ping(from: Site, address: string): Promise<boolean> {
-  try {
-    await from.lanExec(['ping', '-n', '-q', '-c', '1', '-W', '1', address]);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function linkStatus(site: Site, name: string): Promise<Json> {
-  return (await site.api.get<Json>(`/links/${name}/status`)).body;
-}
-
-function diagnosisOf(status: Json): { code?: string; message?: string; fix?: string } {
-  return (status.diagnosis as { code?: string; message?: string; fix?: string } | null) ?? {};
-}
-
-async function caOf(site: Site): Promise<string> {
-  const res = await site.api.get<{ ca_certificate?: string }>('/appliance');
-  const ca = res.body.ca_certificate;
-  if (!ca) throw new Error(`site ${site.name}: GET /appliance has no ca_certificate`);
-  return ca;
-}
 
 /** The PID of the openvpn process of `link` on `site`, from the appliance's pid file. */
 async function openvpnPid(site: Site, link: string): Promise<number> {

@@ -16,18 +16,10 @@ import {
   waitFor,
   wireguardPublicKey,
   type Site,
+  ping,
+  linkStatus,
+  type Json,
 } from '../../lib/index.js';
-
-type Json = Record<string, unknown>;
-
-async function ping(from: Site, address: string): Promise<boolean> {
-  try {
-    await from.lanExec(['ping', '-n', '-q', '-c', '1', '-W', '1', address]);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Reads the SSE stream (replayed from the start) until `pattern` matches; returns what was read. */
 async function eventsUntil(site: Site, pattern: RegExp, timeoutMs = 10_000): Promise<string> {
@@ -49,10 +41,6 @@ async function eventsUntil(site: Site, pattern: RegExp, timeoutMs = 10_000): Pro
     await reader.cancel().catch(() => undefined);
   }
   return text;
-}
-
-async function linkStatus(site: Site, name: string): Promise<Json> {
-  return (await site.api.get<Json>(`/links/${name}/status`)).body;
 }
 
 /** `wg show <dev> dump` peer lines: public key → transfer-tx. */
