@@ -272,6 +272,85 @@ describe('IpsecDriver', () => {
     assert.match(s?.diagnosis?.message ?? '', /AES_CBC_128.*AES_GCM_16_256|AES_GCM_16_256.*AES_CBC_128/);
     assert.deepEqual(changes, ['IPsec to-b: no-proposal-chosen']);
   });
+
+  it('both sides initiating: the initiator’s later, vaguer finding keeps the cause with both lists', async () => {
+    const d = doc([toB()]);
+    await driver.apply(await driver.plan(d));
+    const changes: string[] = [];
+    void (async () => {
+      for await (const c of driver.changes()) changes.push(c);
+    })();
+    // As charon logs them when both initiate: b's IKE_SA arrives first (we respond, with both lists),
+    // then our own initiation comes back with the peer's NO_PROPOSAL_CHOSEN, and no list at all.
+    const lines: CharonLogLine[] = [
+      { msg: 'looking for IKEv2 configs for 203.0.113.10...203.0.113.11', ikeId: '9', ikeName: '(unnamed)' },
+      {
+        msg: 'received proposals: IKE:AES_CBC_128/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/MODP_2048',
+        ikeId: '9',
+        ikeName: '(unnamed)',
+      },
+      {
+        msg: 'configured proposals: IKE:AES_GCM_16_256/PRF_HMAC_SHA2_256/CURVE_25519',
+        ikeId: '9',
+        ikeName: '(unnamed)',
+      },
+      { msg: 'received proposals unacceptable', ikeId: '9', ikeName: '(unnamed)' },
+      { msg: 'initiating IKE_SA to-b[10] to 203.0.113.11', ikeId: '10', ikeName: 'to-b' },
+      { msg: 'received NO_PROPOSAL_CHOSEN notify error', ikeId: '10', ikeName: 'to-b' },
+    ];
+    for (const line of lines) charon.logLines.emit('line', line);
+    for (let i = 0; i < 50 && changes.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 20));
+    const [s] = await driver.linkStatus(d);
+    assert.equal(s?.diagnosis?.code, 'no-proposal-chosen');
+    assert.match(s?.diagnosis?.message ?? '', /this side offers IKE:AES_GCM_16_256/);
+    assert.match(s?.diagnosis?.message ?? '', /the remote side offers IKE:AES_CBC_128/);
+    assert.deepEqual(changes, ['IPsec to-b: no-proposal-chosen']);
+  });
+
+  it('a vaguer finding replaces the cause with both lists once that is a minute old; another cause at once', async () => {
+    let clock = now.getTime();
+    const timed = new IpsecDriver(charon, new MemoryState(), silentLogger(), () => new Date(clock));
+    await driver.stop();
+    await timed.start();
+    try {
+      const d = doc([toB()]);
+      await timed.apply(await timed.plan(d));
+      const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 20));
+      const responder = (id: string): CharonLogLine[] =>
+        [
+          'looking for IKEv2 configs for 203.0.113.10...203.0.113.11',
+          'received proposals: IKE:AES_CBC_128/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/MODP_2048',
+          'configured proposals: IKE:AES_GCM_16_256/PRF_HMAC_SHA2_256/CURVE_25519',
+          'received proposals unacceptable',
+        ].map((msg) => ({ msg, ikeId: id, ikeName: '(unnamed)' }));
+      const rejected = (id: string): CharonLogLine => ({
+        msg: 'received NO_PROPOSAL_CHOSEN notify error',
+        ikeId: id,
+        ikeName: 'to-b',
+      });
+      const message = async (): Promise<string> => (await timed.linkStatus(d))[0]?.diagnosis?.message ?? '';
+      for (const line of responder('1')) charon.logLines.emit('line', line);
+      await settle();
+      clock += 30_000;
+      charon.logLines.emit('line', rejected('2'));
+      await settle();
+      assert.match(await message(), /the remote side offers IKE:AES_CBC_128/, 'kept within the minute');
+      clock += 31_000;
+      charon.logLines.emit('line', rejected('3'));
+      await settle();
+      assert.match(await message(), /rejected all of ours/, 'replaced after it');
+      charon.logLines.emit('line', {
+        msg: 'received AUTHENTICATION_FAILED notify error',
+        ikeId: '4',
+        ikeName: 'to-b',
+      });
+      await settle();
+      assert.equal((await timed.linkStatus(d))[0]?.diagnosis?.code, 'authentication-failed');
+    } finally {
+      await timed.stop();
+    }
+  });
 });
 
 describe('IpsecDriver with certificates', () => {

@@ -9,6 +9,7 @@ import {
   assertConnSpec,
   importedCredentials,
   IpsecDiagnoser,
+  keepsMoreFacts,
   loadConnMessage,
   loadSharedMessage,
   sharedKeyId,
@@ -109,14 +110,22 @@ type Payload =
 
 /** How long a diagnosis stays on a link without a new failure once the SA is up again. */
 const DIAGNOSIS_TTL_MS = 10 * 60_000;
+/**
+ * How long a cause told with more facts (both proposal lists) stands against vaguer findings of the
+ * same cause (keepsMoreFacts). Bounded, so lists the peer has changed since are not shown for ever.
+ */
+const MORE_FACTS_KEPT_MS = 60_000;
 
 export class IpsecDriver implements ModuleDriver {
   readonly name = 'ipsec';
   readonly linkTypes: readonly string[] = ['ipsec'];
   private readonly feed = new ChangeFeed();
   private readonly diagnoser = new IpsecDiagnoser();
-  /** Latest cause per link name. */
-  private readonly causes = new Map<string, { diagnosis: IpsecDiagnosis; at: number }>();
+  /**
+   * Latest cause per link name: `at` when it was last seen failing, `told` when the diagnosis shown was
+   * itself found (older when a vaguer finding of the same cause only confirmed it).
+   */
+  private readonly causes = new Map<string, { diagnosis: IpsecDiagnosis; at: number; told: number }>();
   /** Links by the remote address they expect, to place findings charon logged before naming the SA. */
   private byRemote = new Map<string, string>();
   private following = false;
@@ -427,7 +436,15 @@ export class IpsecDriver implements ModuleDriver {
           continue;
         }
         const previous = this.causes.get(link);
-        this.causes.set(link, { diagnosis: finding.diagnosis, at: this.now().getTime() });
+        const now = this.now().getTime();
+        const keep =
+          previous !== undefined &&
+          now - previous.told < MORE_FACTS_KEPT_MS &&
+          keepsMoreFacts(previous.diagnosis, finding.diagnosis);
+        this.causes.set(
+          link,
+          keep ? { ...previous, at: now } : { diagnosis: finding.diagnosis, at: now, told: now },
+        );
         if (previous?.diagnosis.code !== finding.diagnosis.code) {
           this.log.warn({ link, cause: finding.diagnosis.code }, finding.diagnosis.message);
           this.notifyChange(`IPsec ${link}: ${finding.diagnosis.code}`);

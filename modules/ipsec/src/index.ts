@@ -35,7 +35,9 @@ export {
   type ImportedProblem,
 } from './pki/ipsec.x509.js';
 export {
+  factsOf,
   IpsecDiagnoser,
+  keepsMoreFacts,
   type CharonLogLine,
   type IpsecCauseCode,
   type IpsecDiagnosis,

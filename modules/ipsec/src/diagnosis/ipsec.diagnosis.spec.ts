@@ -3,7 +3,13 @@
 // the traffic selectors, UDP 500/4500 dropped before and after the SA was up.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { IpsecDiagnoser, type CharonLogLine, type IpsecFinding } from './ipsec.diagnosis.js';
+import {
+  factsOf,
+  IpsecDiagnoser,
+  keepsMoreFacts,
+  type CharonLogLine,
+  type IpsecFinding,
+} from './ipsec.diagnosis.js';
 
 function feed(lines: readonly (string | CharonLogLine)[], ikeId = '3'): IpsecFinding[] {
   const d = new IpsecDiagnoser();
@@ -136,5 +142,35 @@ describe('IpsecDiagnoser', () => {
     d.forget('1');
     const g = d.observe({ msg: 'received proposals unacceptable', ikeId: '1' });
     assert.equal(g?.diagnosis.proposals?.remote, undefined);
+  });
+
+  it('both sides initiating: the responder’s finding tells both lists, the initiator’s none — keep the first', () => {
+    // One charon's lines in the order a failing mutual initiation logs them: the peer's IKE_SA (we
+    // respond) and our own, rejected by the peer.
+    const [responder, initiator, ...rest] = feed([
+      { msg: 'looking for IKEv2 configs for 192.0.2.2...192.0.2.1', ikeId: '7' },
+      {
+        msg: 'received proposals: IKE:AES_CBC_128/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/MODP_2048',
+        ikeId: '7',
+      },
+      { msg: 'configured proposals: IKE:AES_GCM_16_256/PRF_HMAC_SHA2_256/CURVE_25519', ikeId: '7' },
+      { msg: 'received proposals unacceptable', ikeId: '7' },
+      { msg: 'initiating IKE_SA l[8] to 192.0.2.1', ikeName: 'l', ikeId: '8' },
+      { msg: 'received NO_PROPOSAL_CHOSEN notify error', ikeName: 'l', ikeId: '8' },
+    ]);
+    assert.equal(rest.length, 0);
+    assert.ok(responder && initiator);
+    assert.equal(factsOf(responder.diagnosis), 2);
+    assert.equal(factsOf(initiator.diagnosis), 0);
+    assert.equal(keepsMoreFacts(responder.diagnosis, initiator.diagnosis), true);
+    assert.equal(keepsMoreFacts(initiator.diagnosis, responder.diagnosis), false, 'more facts replace fewer');
+    assert.equal(keepsMoreFacts(responder.diagnosis, responder.diagnosis), false, 'as many: the newer wins');
+    const auth = feed(['received AUTHENTICATION_FAILED notify error'])[0];
+    assert.ok(auth);
+    assert.equal(keepsMoreFacts(responder.diagnosis, auth.diagnosis), false, 'another cause replaces it');
+    const esp = feed(['received NO_PROPOSAL_CHOSEN notify, no CHILD_SA built'])[0];
+    assert.ok(esp);
+    assert.equal(esp.diagnosis.code, 'no-proposal-chosen');
+    assert.equal(keepsMoreFacts(responder.diagnosis, esp.diagnosis), false, 'ESP is not IKE: replaced');
   });
 });

@@ -56,6 +56,26 @@ function list(text: string): string[] {
     .filter(Boolean);
 }
 
+/**
+ * How many facts from the log a diagnosis carries beyond its code: for `no-proposal-chosen`, each
+ * proposal list (ours, the peer's) it could name.
+ */
+export function factsOf(d: IpsecDiagnosis): number {
+  return (d.proposals?.local ? 1 : 0) + (d.proposals?.remote ? 1 : 0);
+}
+
+/**
+ * Whether `kept` should stay a link's cause when `next` is found: the same cause with the same fix
+ * (IKE proposals are not ESP proposals), told with more facts. One failure is logged more than once,
+ * and not alike: when both sides initiate, the responder's SA names both proposal lists while the
+ * initiator's, a moment later, only knows that the peer sent NO_PROPOSAL_CHOSEN. The later, vaguer
+ * finding must not replace the one an operator can act on. Another cause, or the same told with as
+ * many facts (lists that changed), replaces it.
+ */
+export function keepsMoreFacts(kept: IpsecDiagnosis, next: IpsecDiagnosis): boolean {
+  return kept.code === next.code && kept.fix === next.fix && factsOf(kept) > factsOf(next);
+}
+
 /** Feeds lines, returns findings. Keeps a bounded context per IKE SA. */
 export class IpsecDiagnoser {
   private readonly contexts = new Map<string, SaContext>();
