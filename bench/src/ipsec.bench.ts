@@ -1,18 +1,23 @@
 // IPsec through Weft against the same charon configured by hand with swanctl, in one lab and one run:
 //  1. iperf3 LAN host a → LAN host b through a link made through the two APIs, then through charon
-//     started by hand on both gateways (its own strongswan.conf with the same plugins and data plane,
-//     a swanctl.conf with the same proposals and subnets, `swanctl --load-all`). Rounds alternate.
+//     started by hand on both gateways: Weft's own strongswan.conf with only the VICI socket and log
+//     moved (same plugins in the same order, data plane, routing table, retransmits), a swanctl.conf
+//     with the same proposals, subnets and start actions, `swanctl --load-all`. One warm-up round is
+//     discarded, then rounds alternate which side goes first; medians, spreads and per-round ratios
+//     are printed, and the run fails if the two sides loaded other plugins, negotiated other
+//     proposals or got another MTU or thread count.
 //  2. N connections through the whole API (PUT /config: validate, commit, load-shared + load-conn,
 //     2·N routes) against `swanctl --load-all` + `ip -batch` with the same connections and routes
 //     (informational: the charon-level comparison is ipsec-conns.bench).
 // Run as root from the repository: `npm run -w @weft/bench ipsec` (or `make bench`).
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { linkIpsec, waitFor, type Site } from '@weft/e2e';
 import { DEFAULT_ESP_PROPOSALS, DEFAULT_IKE_PROPOSALS, renderSwanctl, type IpsecConnSpec } from '@weft/ipsec';
 import {
-  alternate,
+  alternateRounds,
+  formatSpread,
   iperf,
   median,
   ping,
@@ -20,12 +25,15 @@ import {
   SECONDS,
   startInAppliance,
   runLabBench,
+  spread,
   stopProcess,
 } from './lab-bench.js';
 
 const CONNS = Number(process.env.BENCH_CONNS ?? 1000);
 const PSK = 'bench-ipsec-shared-secret-0001';
 const SCRATCH_TABLE = 7399;
+/** Throughput rounds after the warm-up: two shared vCPUs swing 10–20 % from one iperf3 run to the next. */
+const THROUGHPUT_ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 
 function handSpec(own: Site, other: Site): IpsecConnSpec {
   return {
@@ -43,6 +51,7 @@ function handSpec(own: Site, other: Site): IpsecConnSpec {
     remoteTs: [other.lanPrefix],
     dpdDelay: 30,
     dpdAction: 'restart',
+    // As connSpecOf: a side that knows the other's endpoint initiates (in the Weft rounds, both).
     startAction: own === other ? 'wait' : 'initiate',
     ikeRekeySeconds: 14400,
     childRekeySeconds: 3600,
@@ -50,20 +59,48 @@ function handSpec(own: Site, other: Site): IpsecConnSpec {
   };
 }
 
-/** charon started by hand in a site's namespaces, with kernel-libipsec like Weft's here. */
+/**
+ * The strongswan.conf Weft rendered for its charon on `site` (the appliance keeps it in its data dir after
+ * charon stopped), with only the VICI socket and the log file moved: the hand-run charon loads the same
+ * plugins in the same order, with the same data plane, routing table and rule, retransmits and log
+ * level. Written by hand from an old plugin list, the baseline once ran a different charon than Weft's.
+ */
+async function handConf(site: Site, vici: string, log: string): Promise<string> {
+  const weft = await readFile(join(site.dataDir, 'ipsec', 'strongswan.conf'), 'utf8').catch(
+    (cause: unknown) => {
+      throw new Error(`site ${site.name}: Weft's strongswan.conf is not there yet (run Weft first)`, {
+        cause,
+      });
+    },
+  );
+  let sockets = 0;
+  let logs = 0;
+  const text = weft
+    .replace(/^(\s*socket = unix:\/\/).*$/m, (_, head: string) => {
+      sockets++;
+      return `${head}${vici}`;
+    })
+    .replace(/^(\s*path = ).*$/m, (_, head: string) => {
+      logs++;
+      return `${head}${log}`;
+    })
+    .replace(
+      /^# .*\n/,
+      "# Weft's strongswan.conf for this site, VICI socket and log moved: charon run by hand.\n",
+    );
+  if (sockets !== 1 || logs !== 1) {
+    throw new Error(
+      `site ${site.name}: Weft's strongswan.conf has ${sockets} VICI sockets and ${logs} log files`,
+    );
+  }
+  return text;
+}
+
+/** charon started by hand in a site's namespaces, with Weft's strongswan.conf (see handConf). */
 async function handCharon(site: Site): Promise<{ vici: string; stop: () => Promise<void> }> {
   const vici = join(site.dir, 'hand-charon.vici');
   const conf = join(site.dir, 'hand-strongswan.conf');
-  await writeFile(
-    conf,
-    [
-      'charon {',
-      '  load = random nonce openssl kdf pem pkcs1 pkcs8 x509 revocation constraints pubkey curve25519 kernel-libipsec kernel-netlink socket-default vici',
-      `  plugins { vici { socket = unix://${vici} } }`,
-      '}',
-      '',
-    ].join('\n'),
-  );
+  await writeFile(conf, await handConf(site, vici, join(site.dir, 'hand-charon.log')), { mode: 0o600 });
   const proc = startInAppliance(site, ['env', `STRONGSWAN_CONF=${conf}`, '/usr/lib/ipsec/charon']);
   await waitFor(
     () =>
@@ -76,11 +113,82 @@ async function handCharon(site: Site): Promise<{ vici: string; stop: () => Promi
   return { vici, stop: () => stopProcess(proc) };
 }
 
+/**
+ * What decides the data plane's speed, as the running charon and kernel report it: the plugins charon
+ * loaded (in order), the IKE and ESP proposals negotiated, the encapsulation, ipsec0's MTU and charon's
+ * thread count. Weft and the baseline must agree on all of it, or the ratio compares two setups.
+ */
+async function fingerprint(site: Site, vici: string): Promise<{ same: string[]; info: string[] }> {
+  const run = async (argv: string[]): Promise<string> => (await site.applianceExec(argv)).stdout;
+  const stats = await run(['swanctl', '--stats', '--uri', `unix://${vici}`]);
+  const sas = await run(['swanctl', '--list-sas', '--uri', `unix://${vici}`]);
+  const link = await run(['ip', '-o', 'link', 'show', 'ipsec0']);
+  const pid = (await run(['cat', '/run/charon.pid'])).trim();
+  const threads = (await run(['ls', `/proc/${pid}/task`])).split('\n').filter(Boolean).length;
+  const routes = (await run(['ip', '-4', 'route', 'show', 'table', 'all', 'dev', 'ipsec0'])).replace(
+    /\s+/g,
+    ' ',
+  );
+  const rules = (await run(['ip', 'rule', 'show'])).replace(/\s+/g, ' ');
+  const established = sas.split('\n').findIndex((l) => l.includes('ESTABLISHED'));
+  const ike = sas
+    .split('\n')
+    .slice(established)
+    .find((l) => /^\s+[A-Z0-9_]+(-\d+)?\//.test(l))
+    ?.trim();
+  const esp = /INSTALLED, (\S+), ESP:(\S+)/.exec(sas);
+  return {
+    same: [
+      `plugins: ${/loaded plugins: (.*)/.exec(stats)?.[1]?.trim() ?? '?'}`,
+      `IKE: ${ike ?? '?'}`,
+      `ESP: ${esp?.[2] ?? '?'} (${esp?.[1] ?? '?'})`,
+      `ipsec0 mtu ${/ mtu (\d+)/.exec(link)?.[1] ?? '?'}`,
+      `charon threads ${threads}`,
+    ],
+    info: [`rules: ${rules.trim()}`, `into ipsec0: ${routes.trim()}`],
+  };
+}
+
+/** CPU time (ms) the two appliances' own processes used so far: Weft's cost beside charon's. */
+async function applianceCpuMs(sites: readonly Site[]): Promise<number> {
+  let ticks = 0;
+  for (const site of sites) {
+    if (site.pid === undefined) continue;
+    const stat = await readFile(`/proc/${site.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]); // utime, stime (stat fields 14 and 15)
+  }
+  return ticks * 10; // USER_HZ = 100
+}
+
 async function throughput(a: Site, b: Site): Promise<void> {
+  const seen: Record<'weft' | 'hand', { same: string[]; info: string[] } | undefined> = {
+    weft: undefined,
+    hand: undefined,
+  };
+  const cpu: Record<'weft' | 'hand', number[]> = { weft: [], hand: [] };
+  const measure = async (side: 'weft' | 'hand'): Promise<number> => {
+    const before = await applianceCpuMs([a, b]);
+    const mbps = await iperf(a, b);
+    cpu[side].push((await applianceCpuMs([a, b])) - before);
+    return mbps;
+  };
+  const record = async (side: 'weft' | 'hand', viciOf: (s: Site) => string): Promise<void> => {
+    const [fa, fb] = [await fingerprint(a, viciOf(a)), await fingerprint(b, viciOf(b))];
+    const now = { same: [...fa.same, ...fb.same.map((x) => `b ${x}`)], info: [...fa.info, ...fb.info] };
+    const before = seen[side];
+    if (before && before.same.join('\n') !== now.same.join('\n')) {
+      throw new Error(
+        `${side}: the data plane changed between rounds:\n${before.same.join('\n')}\n→\n${now.same.join('\n')}`,
+      );
+    }
+    seen[side] = now;
+  };
   const byWeft = async (): Promise<number> => {
     const pair = await linkIpsec(a, b, PSK);
     await waitFor(() => ping(a, b.lanHost), { what: 'ping through the Weft link', timeoutMs: 30_000 });
-    const mbps = await iperf(a, b);
+    await record('weft', (s) => join(s.dataDir, 'ipsec', 'charon.vici'));
+    const mbps = await measure('weft');
     for (const [site, name] of [
       [a, pair.onA],
       [b, pair.onB],
@@ -102,21 +210,17 @@ async function throughput(a: Site, b: Site): Promise<void> {
     return mbps;
   };
   const byHand = async (): Promise<number> => {
-    const ends = [
-      { site: b, other: a, wait: true },
-      { site: a, other: b, wait: false },
-    ];
     const charons: Awaited<ReturnType<typeof handCharon>>[] = [];
     try {
-      for (const { site, other, wait } of ends) {
+      // b first, as in the Weft rounds (b's link is made from a's peer-config after a's).
+      for (const [site, other] of [
+        [b, a],
+        [a, b],
+      ] as const) {
         const c = await handCharon(site);
         charons.push(c);
-        const spec = {
-          ...handSpec(site, other),
-          startAction: wait ? ('wait' as const) : ('initiate' as const),
-        };
         const file = join(site.dir, 'hand-swanctl.conf');
-        await writeFile(file, renderSwanctl(spec, PSK), { mode: 0o600 });
+        await writeFile(file, renderSwanctl(handSpec(site, other), PSK), { mode: 0o600 });
         await site.applianceExec([
           'swanctl',
           '--load-all',
@@ -131,18 +235,34 @@ async function throughput(a: Site, b: Site): Promise<void> {
         what: 'ping through the hand-made tunnel',
         timeoutMs: 30_000,
       });
-      return await iperf(a, b);
+      await record('hand', (s) => join(s.dir, 'hand-charon.vici'));
+      return await measure('hand');
     } finally {
       for (const c of charons) await c.stop();
     }
   };
-  const { weft: w, hand: h } = await alternate('ipsec Mbit/s', byWeft, byHand);
+  const r = await alternateRounds('ipsec Mbit/s', byWeft, byHand, { rounds: THROUGHPUT_ROUNDS, warmup: 1 });
+  const [w, h] = [seen.weft, seen.hand];
+  if (!w || !h) throw new Error('no round measured');
+  const differs = w.same.filter((x, i) => x !== h.same[i]);
+  if (differs.length > 0) {
+    throw new Error(
+      `Weft and the baseline do not run the same data plane:\nweft: ${w.same.join('\n      ')}\nhand: ${h.same.join('\n      ')}`,
+    );
+  }
+  console.log(`same on both sides (site a, then b): ${w.same.join('; ')}`);
+  console.log(`routes, weft: ${w.info.join(' | ')}`);
+  console.log(`routes, hand: ${h.info.join(' | ')}`);
   console.log(
-    `iperf3 LAN→LAN, one TCP stream, ${SECONDS} s × ${ROUNDS} rounds (medians), charon + kernel-libipsec`,
+    `CPU of both appliances during iperf3 (medians): ${median(cpu.weft).toFixed(0)} ms in Weft rounds, ${median(cpu.hand).toFixed(0)} ms in hand rounds`,
   );
-  console.log(`baseline  charon configured by hand (swanctl)   ${h.toFixed(0)} Mbit/s`);
   console.log(
-    `weft      link made through the APIs            ${w.toFixed(0)} Mbit/s   ratio ${(w / h).toFixed(2)} (target ≥ 0.95)`,
+    `iperf3 LAN→LAN, one TCP stream, ${SECONDS} s × ${THROUGHPUT_ROUNDS} rounds after 1 warm-up round (medians, min–max), charon + kernel-libipsec`,
+  );
+  console.log(`baseline  charon configured by hand (swanctl)   ${formatSpread(r.hand)} Mbit/s`);
+  console.log(`weft      link made through the APIs            ${formatSpread(r.weft)} Mbit/s`);
+  console.log(
+    `ratio ${r.ratio.toFixed(2)} (target ≥ 0.95); per-round ratios ${formatSpread(r.roundRatios, 2)}: ${r.roundRatios.values.map((x) => x.toFixed(2)).join(' ')}`,
   );
 }
 
@@ -182,20 +302,8 @@ async function manyConns(a: Site): Promise<void> {
   const base: number[] = [];
   const api: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {
-    const c = await handCharon(a);
-    try {
-      const t = performance.now();
-      await a.applianceExec(
-        ['swanctl', '--load-all', '--noprompt', '--file', conf, '--uri', `unix://${c.vici}`],
-        { timeoutMs: 120_000 },
-      );
-      await a.applianceExec(['ip', '-batch', batch]);
-      base.push(performance.now() - t);
-    } finally {
-      await a.applianceExec(['ip', 'route', 'flush', 'table', String(SCRATCH_TABLE)]).catch(() => undefined);
-      await c.stop();
-    }
-    // Weft's charon already runs (one link), as the hand one did before its load.
+    // Weft first: the baseline's charon runs with the strongswan.conf Weft wrote (handConf).
+    // Weft's charon already runs (one link), as the hand one does before its load.
     const start = (await a.api.get<{ links: unknown[] }>('/config')).body;
     const seed = await a.api.put('/config', { ...start, links: [links[0]] }, { timeoutMs: 60_000 });
     if (seed.status !== 200) throw new Error(`PUT /config: ${seed.status} ${JSON.stringify(seed.body)}`);
@@ -215,13 +323,26 @@ async function manyConns(a: Site): Promise<void> {
         ),
       { what: "Weft's charon stopped", timeoutMs: 10_000 },
     );
+    const c = await handCharon(a);
+    try {
+      const t = performance.now();
+      await a.applianceExec(
+        ['swanctl', '--load-all', '--noprompt', '--file', conf, '--uri', `unix://${c.vici}`],
+        { timeoutMs: 120_000 },
+      );
+      await a.applianceExec(['ip', '-batch', batch]);
+      base.push(performance.now() - t);
+    } finally {
+      await a.applianceExec(['ip', 'route', 'flush', 'table', String(SCRATCH_TABLE)]).catch(() => undefined);
+      await c.stop();
+    }
   }
-  const b = median(base);
-  const w = median(api);
-  console.log(`${CONNS} IPsec connections through the whole API, ${ROUNDS} rounds (medians)`);
-  console.log(`baseline  swanctl --load-all + ip -batch (${2 * CONNS} routes)     ${b.toFixed(0)} ms`);
+  const b = spread(base);
+  const w = spread(api);
+  console.log(`${CONNS} IPsec connections through the whole API, ${ROUNDS} rounds (medians, min–max)`);
+  console.log(`baseline  swanctl --load-all + ip -batch (${2 * CONNS} routes)     ${formatSpread(b)} ms`);
   console.log(
-    `weft      PUT /config (validate, commit, load, routes)       ${w.toFixed(0)} ms   ratio ${(w / b).toFixed(2)}x`,
+    `weft      PUT /config (validate, commit, load, routes)       ${formatSpread(w)} ms   ratio ${(w.median / b.median).toFixed(2)}x`,
   );
 }
 

@@ -1,6 +1,7 @@
 // What the lab benchmarks share: medians, pings and iperf3 between LAN hosts, processes started by hand
 // inside an appliance's namespaces, and rounds that alternate Weft and the hand-made baseline.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { applySiteSettings, Lab, waitFor, type Site } from '@weft/e2e';
 
 export const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -98,6 +99,86 @@ export async function alternate(
     );
   }
   return { weft: median(weft), hand: median(hand) };
+}
+
+/** A set of measurements: its median and spread. */
+export interface Spread {
+  values: number[];
+  median: number;
+  min: number;
+  max: number;
+  /** (max − min) / median. */
+  relative: number;
+}
+
+export function spread(values: readonly number[]): Spread {
+  const m = median([...values]);
+  const min = Math.min(...values);
+  const max = Math.max(...values);
+  return { values: [...values], median: m, min, max, relative: (max - min) / m };
+}
+
+/** `median (min–max, ±x %)` with `digits` decimals. */
+export function formatSpread(s: Spread, digits = 0): string {
+  return `${s.median.toFixed(digits)} (${s.min.toFixed(digits)}–${s.max.toFixed(digits)}, spread ${(100 * s.relative).toFixed(0)} %)`;
+}
+
+export interface AlternatedRounds {
+  weft: Spread;
+  hand: Spread;
+  /** Weft / hand of each round: the two runs of a round sit next to each other in time. */
+  roundRatios: Spread;
+  /** median(weft) / median(hand). */
+  ratio: number;
+}
+
+/**
+ * Like `alternate`, made for a noisy shared machine: `warmup` rounds first whose results are printed
+ * but discarded (the first tunnels, caches and page faults of a run), then `rounds` rounds alternating
+ * which side goes first, medians and spreads of both sides and of the per-round ratios.
+ */
+export async function alternateRounds(
+  label: string,
+  weftRun: () => Promise<number>,
+  handRun: () => Promise<number>,
+  o: { rounds: number; warmup?: number },
+): Promise<AlternatedRounds> {
+  const warmup = o.warmup ?? 1;
+  const weft: number[] = [];
+  const hand: number[] = [];
+  for (let round = 0; round < warmup + o.rounds; round++) {
+    const handFirst = round % 2 === 1;
+    let h = handFirst ? await handRun() : NaN;
+    const w = await weftRun();
+    if (!handFirst) h = await handRun();
+    const kept = round >= warmup;
+    if (kept) {
+      weft.push(w);
+      hand.push(h);
+    }
+    const name = kept ? `round ${round - warmup + 1}/${o.rounds}` : `warm-up ${round + 1} (discarded)`;
+    console.log(
+      `${label} ${name}: weft ${w.toFixed(0)}, by hand ${h.toFixed(0)}, ratio ${(w / h).toFixed(2)}` +
+        ` (${handFirst ? 'hand' : 'weft'} first; load ${loadAverage()})`,
+    );
+  }
+  const w = spread(weft);
+  const h = spread(hand);
+  return {
+    weft: w,
+    hand: h,
+    roundRatios: spread(weft.map((x, i) => x / (hand[i] ?? NaN))),
+    ratio: w.median / h.median,
+  };
+}
+
+/** The 1-minute load average: how busy the shared machine was (others' work shows here too). */
+export function loadAverage(): string {
+  try {
+    return readFileSync('/proc/loadavg', 'utf8').split(' ')[0] ?? '?';
+  } catch {
+    return '?';
+  }
 }
 
 /**
