@@ -4,6 +4,8 @@ export {
   DEFAULT_HAND_WINDOW_SECONDS,
   DEFAULT_KEEPALIVE,
   DEFAULT_VERBOSITY,
+  caDirFiles,
+  hubSpokesChange,
   openvpnFiles,
   renderCcdEntry,
   renderOpenvpnConfig,

@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { InvalidArgumentError } from '@weft/core';
 import { deriveMtu } from './mtu.js';
-import { openvpnFiles, renderCcdEntry, renderOpenvpnConfig } from './openvpn.config.js';
+import {
+  caDirFiles,
+  hubSpokesChange,
+  openvpnFiles,
+  renderCcdEntry,
+  renderOpenvpnConfig,
+} from './openvpn.config.js';
 import type {
   OpenvpnHubClientSpec,
   OpenvpnHubServerSpec,
@@ -188,6 +194,78 @@ void describe('renderOpenvpnConfig (goldens)', () => {
       ),
     );
     assert.match(render({ ...HUB, spokeToSpoke: 'client-to-client' }), /^ccd-exclusive\nclient-to-client\n/m);
+  });
+
+  void it('hub server with caPath: capath instead of ca, room for every subnet address, one file per CA', () => {
+    const dir = `${RUN}/hub`;
+    const ca2 = pem('CERTIFICATE', 'Q0Ey');
+    const spec: OpenvpnHubServerSpec = {
+      ...HUB,
+      caPath: true,
+      credentials: { ...CREDENTIALS, caPem: `${CREDENTIALS.caPem}${ca2}${CREDENTIALS.caPem}` },
+    };
+    const text = render(spec);
+    assert.match(text, new RegExp(`^capath ${dir}/ca\\.d$`, 'm'));
+    assert.doesNotMatch(text, /^ca /m);
+    assert.match(text, /^max-clients 253$/m);
+    assert.match(render({ ...spec, maxClients: 10 }), /^max-clients 10$/m);
+    const files = openvpnFiles(spec, layoutOf(spec));
+    const cas = files.filter((f) => f.path.startsWith(`${dir}/ca.d/`));
+    assert.equal(cas.length, 2, 'the same CA twice is one file');
+    for (const f of cas) {
+      assert.match(f.path, /\/ca\.d\/[0-9a-f]{32}\.pem$/);
+      assert.equal(f.mode, 0o600);
+      assert.equal((f.text.match(/BEGIN CERTIFICATE/g) ?? []).length, 1, 'openssl rehash skips bundles');
+    }
+    assert.ok(!files.some((f) => f.path === `${dir}/ca.pem`));
+    assert.deepEqual(
+      caDirFiles(ca2, layoutOf(spec)).map((f) => f.text),
+      [ca2],
+    );
+    refuses({ ...HUB, caPath: 'yes' }, /caPath/);
+  });
+
+  void it('hubSpokesChange: spokes and their CAs differ → a diff; anything server-wide → undefined', () => {
+    const ca3 = pem('CERTIFICATE', 'Q0Ez');
+    const running: OpenvpnHubServerSpec = { ...HUB, caPath: true };
+    const spoke3 = { commonName: 'spoke-3', tunnelAddress: '10.200.0.13', subnets: ['10.3.0.0/16'] };
+    const next: OpenvpnHubServerSpec = {
+      ...running,
+      spokes: [{ ...HUB.spokes[0]!, subnets: ['10.1.0.0/16', '10.11.0.0/16'] }, spoke3],
+      credentials: { ...CREDENTIALS, caPem: `${CREDENTIALS.caPem}${ca3}` },
+    };
+    assert.deepEqual(hubSpokesChange(running, next), {
+      added: [spoke3],
+      removed: [HUB.spokes[1]],
+      changed: [next.spokes[0]],
+      routesAdded: ['10.11.0.0/16', '10.3.0.0/16'],
+      routesRemoved: ['10.2.0.0/16', '172.16.2.0/24'],
+      caChanged: true,
+    });
+    assert.deepEqual(hubSpokesChange(running, { ...running }), {
+      added: [],
+      removed: [],
+      changed: [],
+      routesAdded: [],
+      routesRemoved: [],
+      caChanged: false,
+    });
+    const restarts: Partial<OpenvpnHubServerSpec>[] = [
+      { local: { port: 1195 } },
+      { tunnel: { subnet: '10.201.0.0/24', serverAddress: '10.201.0.1' } },
+      { credentials: { ...CREDENTIALS, certPem: pem('CERTIFICATE', 'TkVX') } },
+      { credentials: { ...CREDENTIALS, keyPem: pem('EC PRIVATE KEY', 'TkVX') } },
+      { tlsCrypt: { kind: 'v1', key: generateTlsCryptKey((n) => new Uint8Array(n).fill(9)) } },
+      { dataCiphers: ['CHACHA20-POLY1305'] },
+      { keepalive: { intervalSeconds: 5, timeoutSeconds: 30 } },
+      { underlayMtu: 1400 },
+      { maxClients: 5 },
+      { caPath: false },
+    ];
+    for (const r of restarts) {
+      assert.equal(hubSpokesChange(running, { ...next, ...r }), undefined, JSON.stringify(Object.keys(r)));
+    }
+    assert.equal(hubSpokesChange(HUB, { ...HUB }), undefined, 'a ca file is read once: restart');
   });
 
   void it('hub client: client (pull), pins the hub, refuses a pushed default route', () => {

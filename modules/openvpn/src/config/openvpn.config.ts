@@ -7,6 +7,7 @@
 // no compression (VORACLE, and DCO cannot do it); keepalive → ping-restart; float; tun-mtu/mssfix from
 // the underlay MTU; `disable-dco` unless the kernel has ovpn-dco; the management interface on a UNIX
 // socket in the instance's private dir; foreground (never `daemon`); built-in scripts only.
+import { createHash, X509Certificate } from 'node:crypto';
 import { InvalidArgumentError } from '@weft/core';
 import { deriveMtu } from './mtu.js';
 import {
@@ -16,6 +17,7 @@ import {
   type OpenvpnFile,
   type OpenvpnHubClientSpec,
   type OpenvpnHubServerSpec,
+  type OpenvpnHubSpokesChange,
   type OpenvpnLayout,
   type OpenvpnP2pSpec,
   type OpenvpnSpec,
@@ -86,9 +88,10 @@ export function openvpnFiles(spec: OpenvpnSpec, layout: OpenvpnLayout): OpenvpnF
     text: text.endsWith('\n') ? text : `${text}\n`,
     mode: 0o600,
   });
+  const capath = spec.kind === 'hub-server' && spec.caPath === true;
   const files = [
     file(layout.config, renderOpenvpnConfig(spec, layout)),
-    file(layout.ca, spec.credentials.caPem),
+    ...(capath ? caDirFiles(spec.credentials.caPem, layout) : [file(layout.ca, spec.credentials.caPem)]),
     file(layout.cert, spec.credentials.certPem),
     file(layout.key, spec.credentials.keyPem),
     file(layout.tlsCrypt, spec.tlsCrypt.key),
@@ -99,6 +102,80 @@ export function openvpnFiles(spec: OpenvpnSpec, layout: OpenvpnLayout): OpenvpnF
     }
   }
   return files;
+}
+
+/**
+ * The capath directory's files: one per CA certificate (`openssl rehash` skips a file holding several),
+ * named by its fingerprint so the same CA brought by two spokes is one file. The hash links are made by
+ * `openssl rehash` after writing (the supervisor); rehash reads only `*.pem`-like names.
+ */
+export function caDirFiles(caPem: string, layout: OpenvpnLayout): OpenvpnFile[] {
+  return [...caCertificates(caPem)].map(([fingerprint, block]) => ({
+    path: `${layout.caDir}/${fingerprint}.pem`,
+    text: `${block}\n`,
+    mode: 0o600,
+  }));
+}
+
+/** A certificate's subject; the fingerprint-free block itself when it does not parse (never equal). */
+function subjectOf(block: string): string {
+  try {
+    return new X509Certificate(block).subject;
+  } catch {
+    return block;
+  }
+}
+
+/** Each certificate of a PEM bundle, by its fingerprint (a CA brought by two spokes counts once). */
+function caCertificates(caPem: string): Map<string, string> {
+  const blocks = caPem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  return new Map(
+    blocks.map((b) => [createHash('sha256').update(b.replace(/\s+/g, '')).digest('hex').slice(0, 32), b]),
+  );
+}
+
+/**
+ * The difference between the spec a hub server runs and the next one, when it can be applied to the
+ * running process; undefined when a server-wide setting differs (port, subnet, our certificate and key,
+ * tls-crypt, ciphers, keepalive, MTU, DCO, max-clients…): only a restart applies those. Both specs must use
+ * `caPath` (a `ca` file is read once, at start).
+ */
+export function hubSpokesChange(
+  running: OpenvpnHubServerSpec,
+  next: OpenvpnHubServerSpec,
+): OpenvpnHubSpokesChange | undefined {
+  if (running.caPath !== true || next.caPath !== true) return undefined;
+  const serverWide = (s: OpenvpnHubServerSpec): string => {
+    const { spokes: _spokes, credentials, ...rest } = s;
+    // max-clients is server-wide; its caPath default does not depend on the spokes.
+    return JSON.stringify({ ...rest, certPem: credentials.certPem, keyPem: credentials.keyPem });
+  };
+  if (serverWide(running) !== serverWide(next)) return undefined;
+  const before = new Map(running.spokes.map((s) => [s.commonName, s]));
+  const after = new Map(next.spokes.map((s) => [s.commonName, s]));
+  const entry = (s: OpenvpnSpoke): string => JSON.stringify([s.tunnelAddress, s.subnets]);
+  const oldRoutes = new Set(running.spokes.flatMap((s) => s.subnets));
+  const newRoutes = new Set(next.spokes.flatMap((s) => s.subnets));
+  const cas = (s: OpenvpnHubServerSpec): string =>
+    JSON.stringify([...caCertificates(s.credentials.caPem).keys()].sort());
+  // OpenSSL looks a CA up in the capath dir only while its store has no CA of that subject yet (a CA it
+  // found once stays cached): a new CA whose subject a running one has (a re-made CA) needs a restart.
+  const runningCas = caCertificates(running.credentials.caPem);
+  const runningSubjects = new Set([...runningCas.values()].map(subjectOf));
+  for (const [fingerprint, block] of caCertificates(next.credentials.caPem)) {
+    if (!runningCas.has(fingerprint) && runningSubjects.has(subjectOf(block))) return undefined;
+  }
+  return {
+    added: next.spokes.filter((s) => !before.has(s.commonName)),
+    removed: running.spokes.filter((s) => !after.has(s.commonName)),
+    changed: next.spokes.filter((s) => {
+      const old = before.get(s.commonName);
+      return old !== undefined && entry(old) !== entry(s);
+    }),
+    routesAdded: [...newRoutes].filter((r) => !oldRoutes.has(r)),
+    routesRemoved: [...oldRoutes].filter((r) => !newRoutes.has(r)),
+    caChanged: cas(running) !== cas(next),
+  };
 }
 
 // --- per kind ----------------------------------------------------------------------------------------------
@@ -140,7 +217,12 @@ function renderHubServer(out: Lines, spec: OpenvpnHubServerSpec, layout: Openvpn
   out.option('client-config-dir', layout.ccdDir);
   out.option('ccd-exclusive');
   if ((spec.spokeToSpoke ?? 'kernel') === 'client-to-client') out.option('client-to-client');
-  out.option('max-clients', String(spec.maxClients ?? Math.max(1, spec.spokes.length)));
+  // With caPath, spokes come and go while the server runs: room for every address of the subnet.
+  const hosts = Math.min(65535, 2 ** (32 - subnet.length) - 3);
+  out.option(
+    'max-clients',
+    String(spec.maxClients ?? (spec.caPath === true ? hosts : Math.max(1, spec.spokes.length))),
+  );
   renderTunnelCommon(out, spec, layout);
   // The hub's kernel sends every spoke's subnets into the tun; openvpn picks the spoke by its iroute.
   const spokeRoutes = spec.spokes.flatMap((s) => s.subnets);
@@ -176,7 +258,9 @@ function renderTls(
   layout: OpenvpnLayout,
   peerCommonName: string | undefined,
 ): void {
-  out.option('ca', layout.ca);
+  // A hub with caPath looks each spoke's CA up at its handshake (a spoke can be added live).
+  if (spec.kind === 'hub-server' && spec.caPath === true) out.option('capath', layout.caDir);
+  else out.option('ca', layout.ca);
   out.option('cert', layout.cert);
   out.option('key', layout.key);
   out.option(spec.tlsCrypt.kind === 'v1' ? 'tls-crypt' : 'tls-crypt-v2', layout.tlsCrypt);
@@ -309,6 +393,9 @@ export function validateSpec(spec: OpenvpnSpec): void {
         throw new InvalidArgumentError(`spokeToSpoke: ${String(mode)} is not kernel or client-to-client`);
       }
       if (spec.maxClients !== undefined) checkInteger(spec.maxClients, 1, 65535, 'maxClients');
+      if (spec.caPath !== undefined && typeof spec.caPath !== 'boolean') {
+        throw new InvalidArgumentError('caPath: true or false');
+      }
       break;
     }
     case 'hub-client':

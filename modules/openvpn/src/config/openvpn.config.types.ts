@@ -103,8 +103,19 @@ export interface OpenvpnHubServerSpec extends OpenvpnCommonSpec {
    * inside openvpn.
    */
   spokeToSpoke?: 'kernel' | 'client-to-client';
-  /** `max-clients` (default: the number of spokes). */
+  /**
+   * `max-clients` (default: the number of spokes; with `caPath`, every address of the tunnel subnet, so a
+   * spoke added while the server runs is not refused).
+   */
   maxClients?: number;
+  /**
+   * Trust the spokes' CAs through a hashed directory (`capath <layout.caDir>`, one file per CA plus the
+   * `openssl rehash` links) instead of one `ca` file. OpenSSL looks a CA up in it at each handshake, so
+   * a spoke with a new CA can be added to the running server (OpenvpnSupervisor.applySpokes): no restart,
+   * no other spoke's session lost. openvpn 2.6 then warns `unable to get certificate CRL` per handshake
+   * and accepts (integration spec).
+   */
+  caPath?: boolean;
 }
 
 /** A spoke: a client of the hub. The hub pushes its tunnel address. */
@@ -113,6 +124,24 @@ export interface OpenvpnHubClientSpec extends OpenvpnCommonSpec {
   remote: OpenvpnEndpoint;
   /** The hub certificate's common name. */
   hubCommonName: string;
+}
+
+/**
+ * What changes when a running hub server gets a new spec that differs in its spokes only (and the CAs
+ * they bring): hubSpokesChange() makes it, OpenvpnSupervisor.applySpokes() applies it.
+ */
+export interface OpenvpnHubSpokesChange {
+  /** New common names: their ccd entries are written (and their CAs trusted) before they connect. */
+  added: OpenvpnSpoke[];
+  /** Gone: their ccd entries are deleted (ccd-exclusive then refuses them) and their sessions killed. */
+  removed: OpenvpnSpoke[];
+  /** Same common name, new address or subnets: entry rewritten, session killed so it reconnects with it. */
+  changed: OpenvpnSpoke[];
+  /** Spoke subnets the hub routes into its tun now, and those it no longer does. */
+  routesAdded: string[];
+  routesRemoved: string[];
+  /** The set of trusted CA certificates differs: the capath directory is rewritten and rehashed. */
+  caChanged: boolean;
 }
 
 export type OpenvpnSpec = OpenvpnP2pSpec | OpenvpnHubServerSpec | OpenvpnHubClientSpec;
@@ -129,6 +158,8 @@ export interface OpenvpnLayout {
   tlsCrypt: string;
   /** Hub server only: the client-config-dir. */
   ccdDir: string;
+  /** Hub server with `caPath` only: the hashed CA directory (`capath`). */
+  caDir: string;
   managementSocket: string;
   /** stdout/stderr of openvpn (its log; no `log` directive, so early errors land there too). */
   log: string;

@@ -22,6 +22,7 @@ export function openvpnLayout(options: OpenvpnLayoutOptions): OpenvpnLayout {
     key: join(dir, 'key.pem'),
     tlsCrypt: join(dir, 'tls-crypt.key'),
     ccdDir: join(dir, 'ccd'),
+    caDir: join(dir, 'ca.d'),
     managementSocket: join(dir, 'management.sock'),
     log: options.logFile ?? join(dir, 'openvpn.log'),
     pidFile: join(dir, 'openvpn.pid'),

@@ -6,7 +6,7 @@
 // Every wait is on a condition (a ping answered, an event seen), never a fixed sleep.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -316,6 +316,147 @@ void describe('openvpn under the supervisor (integration, real openvpn 2.6.14)',
       assert.ok(s1);
       await until('spoke 1 → spoke 2 LAN again', () => s1.ns.ping('10.2.0.1', { from: '10.1.0.1' }), 90_000);
       console.log(`# hub: spoke-to-spoke ping again ${Date.now() - t0} ms after kill -9 of the hub`);
+    });
+  });
+
+  void describe('hub with caPath: a spoke added and one removed while another pings', () => {
+    let hub: Site;
+    const spokes = new Map<number, Site>();
+    const spokeCas: TestCa[] = [];
+    let hubSpec: OpenvpnHubServerSpec;
+    const entry = (n: number) => ({
+      commonName: `spoke-${n}`,
+      tunnelAddress: `10.210.0.${10 + n}`,
+      subnets: [`10.${20 + n}.0.0/16`],
+    });
+
+    before(async () => {
+      const nsHub = await namespace('hub-live');
+      const hubCa = await TestCa.create(processes, 'weft-test-ca-hub');
+      spokeCas.push(hubCa);
+      const common = {
+        tlsCrypt: { kind: 'v1' as const, key: tlsCryptKey },
+        dco,
+        device: 'ovpn-live',
+        keepalive: { intervalSeconds: 1, timeoutSeconds: 5 },
+      };
+      // Each spoke has a CA of its own (as each Weft appliance does): spoke 3's is unknown when the hub starts.
+      for (const n of [1, 2, 3]) {
+        const ns = await namespace(`live-${n}`);
+        await linkNamespaces(
+          processes,
+          { ns: nsHub, name: `lh${n}`, address: `198.51.100.${4 * n + 17}/30` },
+          { ns, name: `lu${n}`, address: `198.51.100.${4 * n + 18}/30` },
+        );
+        const own = await TestCa.create(processes, `weft-test-ca-${n}`);
+        spokeCas.push(own);
+        const credentials = { ...(await own.issue(`spoke-${n}`)), caPem: hubCa.caPem };
+        const spec: OpenvpnHubClientSpec = {
+          ...common,
+          kind: 'hub-client',
+          name: `live-${n}`,
+          credentials,
+          remote: { host: `198.51.100.${4 * n + 17}`, port: 1194 },
+          hubCommonName: 'hub-live',
+        };
+        spokes.set(n, supervise(ns, spec));
+      }
+      const caOf = (n: number): string => spokeCas[n]?.caPem ?? '';
+      hubSpec = {
+        ...common,
+        kind: 'hub-server',
+        name: 'hub-live',
+        caPath: true,
+        credentials: { ...(await hubCa.issue('hub-live')), caPem: `${caOf(1)}${caOf(2)}` },
+        local: { port: 1194 },
+        tunnel: { subnet: '10.210.0.0/24', serverAddress: '10.210.0.1' },
+        spokes: [entry(1), entry(2)],
+      };
+      hub = supervise(nsHub, hubSpec);
+    });
+
+    after(async () => {
+      for (const c of spokeCas) await c.dispose();
+    });
+
+    void it('spoke 1 loses no ping and the hub keeps its PID; spoke 3 (a new CA) gets in; spoke 2 is cut off', async () => {
+      const [s1, s2, s3] = [spokes.get(1), spokes.get(2), spokes.get(3)];
+      assert.ok(s1 && s2 && s3);
+      await hub.supervisor.start();
+      await Promise.all([s1.supervisor.start(), s2.supervisor.start()]);
+      await until('spoke 1 → hub', () => s1.ns.ping('10.210.0.1'));
+      await until('spoke 2 → hub', () => s2.ns.ping('10.210.0.1'));
+      const pid = hub.supervisor.pid;
+      assert.ok(pid);
+
+      // A continuous ping from spoke 1 through the tunnel (line-buffered, so its replies can be counted
+      // while it runs); stopped with SIGINT, it prints what it sent and what came back.
+      const out = join(dir, 'live-ping.txt');
+      const ping = await processes.spawn(
+        'nsenter',
+        [...s1.ns.launcher.slice(1), 'stdbuf', '-oL', 'ping', '-n', '-i', '0.1', '10.210.0.1'],
+        { output: { kind: 'file', path: out } },
+      );
+      const replies = async (): Promise<number[]> =>
+        [...(await readFile(out, 'utf8').catch(() => '')).matchAll(/icmp_seq=(\d+) /g)].map((m) =>
+          Number(m[1]),
+        );
+      try {
+        await until('spoke 1 pinging', async () => (await replies()).length >= 5);
+        const change = await hub.supervisor.applySpokes({
+          ...hubSpec,
+          credentials: {
+            ...hubSpec.credentials,
+            caPem: `${spokeCas[1]?.caPem ?? ''}${spokeCas[3]?.caPem ?? ''}`,
+          },
+          spokes: [entry(1), entry(3)],
+        });
+        assert.deepEqual(
+          [change.added.map((x) => x.commonName), change.removed.map((x) => x.commonName), change.caChanged],
+          [['spoke-3'], ['spoke-2'], true],
+        );
+        const t0 = Date.now();
+        await s3.supervisor.start();
+        await until('spoke 3 (its CA added to the capath dir) → hub', () => s3.ns.ping('10.210.0.1'));
+        console.log(`# hub caPath: new spoke 3 pings the hub ${Date.now() - t0} ms after its start`);
+        assert.match(await s3.ns.run('ip', '-o', 'addr', 'show', 'ovpn-live'), /inet 10\.210\.0\.13\/24/);
+        await until('spoke 2 cut off', async () => !(await s2.ns.ping('10.210.0.1')));
+        const status = await hub.supervisor.status();
+        assert.equal(status.mode, 'server');
+        if (status.mode === 'server') {
+          assert.deepEqual(status.clients.map((c) => c.commonName).sort(), ['spoke-1', 'spoke-3']);
+        }
+        // spoke 2's openvpn is refused by ccd-exclusive (no entry) and says so.
+        await until('spoke 2 refused', () =>
+          s2.events.some((e) => e.type === 'exited' || e.type === 'restart-failed'),
+        );
+        const seen = (await replies()).length;
+        await until('spoke 1 pings on after the changes', async () => (await replies()).length >= seen + 10);
+      } finally {
+        ping.kill('SIGINT');
+        await ping.exited;
+      }
+      const text = await readFile(out, 'utf8');
+      const seqs = await replies();
+      const summary = /(\d+) packets transmitted, (\d+) received/.exec(text);
+      assert.ok(summary, text);
+      const [sent, received] = [Number(summary[1]), Number(summary[2])];
+      console.log(`# hub caPath: spoke 1 sent ${sent} pings across the changes, ${received} answered`);
+      assert.deepEqual(
+        seqs,
+        Array.from({ length: seqs.length }, (_, i) => i + 1),
+        'no reply missing',
+      );
+      // Only the echo in flight when ping was stopped may be unanswered.
+      assert.ok(sent - received <= 1, text);
+      assert.ok(received >= 15, text);
+      assert.equal(hub.supervisor.pid, pid, 'the hub openvpn was not restarted');
+      assert.ok(!hub.events.some((e) => e.type === 'exited' || e.type === 'restarted'));
+      assert.match(
+        await hub.ns.run('ip', 'route', 'show', '10.23.0.0/16'),
+        /via 10\.210\.0\.1 dev ovpn-live/,
+      );
+      assert.equal(await hub.ns.run('ip', 'route', 'show', '10.22.0.0/16'), '');
     });
   });
 });

@@ -308,6 +308,110 @@ void describe('OpenvpnSupervisor (fake openvpn, virtual clock)', () => {
     assert.equal(sys.files.has(`${layout.ccdDir}/spoke-gone`), false);
   });
 
+  void it('hub with caPath: applySpokes writes/removes ccd entries, rehashes the CAs, kills removed CNs, no restart', async () => {
+    const hub: OpenvpnHubServerSpec = {
+      kind: 'hub-server',
+      name: 'hub',
+      device: 'ovpn-hub',
+      credentials: SPEC.credentials,
+      tlsCrypt: SPEC.tlsCrypt,
+      dco: false,
+      caPath: true,
+      local: { port: 1194 },
+      tunnel: { subnet: '10.200.0.0/24', serverAddress: '10.200.0.1' },
+      spokes: [
+        { commonName: 'spoke-1', tunnelAddress: '10.200.0.11', subnets: ['10.1.0.0/16'] },
+        { commonName: 'spoke-2', tunnelAddress: '10.200.0.12', subnets: ['10.2.0.0/16'] },
+      ],
+    };
+    const layout = openvpnLayout({ runtimeDir: '/run/weft/openvpn', name: 'hub' });
+    supervisor = make({ spec: hub, layout, launcher: ['nsenter', '-t', '42', '-n', '--'] });
+    await supervisor.start();
+    let pid = supervisor.pid;
+    const caFiles = (): string[] => [...sys.files.keys()].filter((p) => p.startsWith(`${layout.caDir}/`));
+    assert.equal(caFiles().length, 1);
+    assert.deepEqual(sys.ran, [['openssl', 'rehash', layout.caDir]]);
+    assert.match(sys.files.get(layout.config)?.text ?? '', /^capath \/run\/weft\/openvpn\/hub\/ca\.d$/m);
+
+    const ca3 = pem('CERTIFICATE').replace('QUJD', 'Q0Ez');
+    const next: OpenvpnHubServerSpec = {
+      ...hub,
+      credentials: { ...hub.credentials, caPem: `${hub.credentials.caPem}${ca3}` },
+      spokes: [
+        hub.spokes[0]!,
+        { commonName: 'spoke-3', tunnelAddress: '10.200.0.13', subnets: ['10.3.0.0/16'] },
+      ],
+    };
+    sys.replies.set('kill spoke-2', ["SUCCESS: common name 'spoke-2' found, 1 client(s) killed"]);
+    sys.ran.length = 0;
+    const change = await supervisor.applySpokes(next);
+    assert.deepEqual(
+      [change.added.map((s) => s.commonName), change.removed.map((s) => s.commonName), change.caChanged],
+      [['spoke-3'], ['spoke-2'], true],
+    );
+    assert.equal(supervisor.pid, pid, 'the same openvpn');
+    assert.equal(sys.alive.length, 1);
+    assert.match(sys.files.get(`${layout.ccdDir}/spoke-3`)?.text ?? '', /ifconfig-push 10.200.0.13 /);
+    assert.equal(sys.files.get(`${layout.ccdDir}/spoke-3`)?.mode, 0o600);
+    assert.equal(sys.files.has(`${layout.ccdDir}/spoke-2`), false);
+    assert.equal(caFiles().length, 2);
+    assert.deepEqual(sys.ran, [
+      ['openssl', 'rehash', layout.caDir],
+      [
+        'nsenter',
+        '-t',
+        '42',
+        '-n',
+        '--',
+        'ip',
+        'route',
+        'replace',
+        '10.3.0.0/16',
+        'via',
+        '10.200.0.1',
+        'dev',
+        'ovpn-hub',
+      ],
+      [
+        'nsenter',
+        '-t',
+        '42',
+        '-n',
+        '--',
+        'ip',
+        'route',
+        'del',
+        '10.2.0.0/16',
+        'via',
+        '10.200.0.1',
+        'dev',
+        'ovpn-hub',
+      ],
+    ]);
+    assert.ok(sys.commands.includes('kill spoke-2'));
+    assert.match(sys.files.get(layout.config)?.text ?? '', /^route 10\.3\.0\.0 255\.255\.0\.0$/m);
+    assert.equal(supervisor.currentSpec, next);
+
+    // The management connection gone mid-change: undone, the running spec and the files unchanged.
+    sys.connections.at(-1)?.drop();
+    await assert.rejects(supervisor.applySpokes({ ...next, spokes: [hub.spokes[0]!] }), /apply spokes/);
+    assert.equal(supervisor.currentSpec, next);
+    assert.ok(sys.files.has(`${layout.ccdDir}/spoke-3`), 'spoke 3 not killed, so its entry is back');
+    sys.replies.clear();
+    await supervisor.stop();
+    await supervisor.start();
+    pid = supervisor.pid;
+
+    // Removing a spoke that is not connected: openvpn says `ERROR: common name … not found`; fine.
+    await supervisor.applySpokes({ ...next, spokes: [hub.spokes[0]!] });
+    assert.ok(sys.commands.includes('kill spoke-3'));
+    await assert.rejects(
+      supervisor.applySpokes({ ...next, local: { port: 1195 } }),
+      /more than the spokes changed/,
+    );
+    assert.equal(supervisor.pid, pid);
+  });
+
   void it('a bad spec fails at construction, before anything is written', () => {
     assert.throws(() => make({ spec: { ...SPEC, device: 'x y' } }), /device/);
     assert.equal(sys.files.size, 0);

@@ -5,8 +5,22 @@
 // by PID. While it runs, the supervisor holds its one management connection and fans `>STATE:` and
 // `>BYTECOUNT:` out as events.
 import type { ProcessExit, ProcessHandle, ProcessRunner } from '@weft/core';
-import { openvpnFiles, renderOpenvpnConfig } from '../config/openvpn.config.js';
-import type { OpenvpnLayout, OpenvpnSpec } from '../config/openvpn.config.types.js';
+import { InvalidArgumentError } from '@weft/core';
+import {
+  caDirFiles,
+  hubSpokesChange,
+  openvpnFiles,
+  renderCcdEntry,
+  renderOpenvpnConfig,
+} from '../config/openvpn.config.js';
+import type {
+  OpenvpnHubServerSpec,
+  OpenvpnHubSpokesChange,
+  OpenvpnLayout,
+  OpenvpnSpec,
+} from '../config/openvpn.config.types.js';
+import { ipv4Prefix } from '../config/openvpn.validate.js';
+import { ManagementCommandFailedError } from '../management/management.errors.js';
 import { ManagementClient, type OpenvpnByteCount } from '../management/management.commands.js';
 import { ManagementSession } from '../management/management.session.js';
 import type { OpenvpnState, OpenvpnStatus } from '../management/management.types.js';
@@ -92,7 +106,7 @@ const LOG_LINES_KEPT = 12;
 export class OpenvpnSupervisor {
   private readonly host: OpenvpnHost;
   private readonly clock: Clock;
-  private readonly spec: OpenvpnSpec;
+  private spec: OpenvpnSpec;
   private readonly layout: OpenvpnLayout;
   private readonly backoff: { initialMs: number; maxMs: number };
   private readonly stableAfterMs: number;
@@ -123,6 +137,11 @@ export class OpenvpnSupervisor {
 
   get name(): string {
     return this.spec.name;
+  }
+
+  /** The spec the running openvpn follows (the last one applySpokes() applied). */
+  get currentSpec(): OpenvpnSpec {
+    return this.spec;
   }
 
   get pid(): number | undefined {
@@ -186,6 +205,96 @@ export class OpenvpnSupervisor {
     await this.host.remove(this.layout.pidFile);
     await this.host.remove(this.layout.managementSocket);
     this.emit({ type: 'stopped', pid: child?.pid });
+  }
+
+  /**
+   * Applies a hub spec that differs from the running one in its spokes only (hubSpokesChange), without
+   * restarting openvpn, so no other spoke loses its session. openvpn reads a client's ccd entry when it
+   * connects and looks its CA up in the capath directory at its handshake, so: new and changed entries
+   * and the CA files are written first (0600) and rehashed; removed entries are deleted (ccd-exclusive
+   * then refuses those spokes); the spokes' routes are added/removed in the hub's namespace; and the
+   * removed and changed spokes are `kill`ed over management (a changed one reconnects with its new
+   * entry). A later restart renders the new spec. Throws InvalidArgumentError when a server-wide setting
+   * differs (restart instead) and OpenvpnUnavailableError when openvpn is not running.
+   */
+  async applySpokes(next: OpenvpnHubServerSpec): Promise<OpenvpnHubSpokesChange> {
+    if (this.spec.kind !== 'hub-server') {
+      throw new InvalidArgumentError(`openvpn ${this.name} is a ${this.spec.kind}, not a hub server`);
+    }
+    renderOpenvpnConfig(next, this.layout);
+    const change = hubSpokesChange(this.spec, next);
+    if (!change) {
+      throw new InvalidArgumentError(
+        `openvpn ${this.name}: more than the spokes changed (or caPath is off): restart it instead`,
+      );
+    }
+    const client = this.requireClient('management connection to apply spokes over');
+    const previous = this.spec;
+    try {
+      await this.writeSpokes(next, change);
+      for (const spoke of [...change.removed, ...change.changed]) {
+        try {
+          await client.kill(spoke.commonName, this.callOptions());
+        } catch (err) {
+          // `ERROR: common name '…' not found`: that spoke was not connected, nothing to end.
+          if (!(err instanceof ManagementCommandFailedError)) throw err;
+        }
+      }
+    } catch (cause) {
+      // Undo, so what is on disk is what the running spec says (a removed spoke not killed is granted
+      // again, and a retry applies the same change once more).
+      await this.writeSpokes(previous, hubSpokesChange(next, previous) ?? change).catch(() => undefined);
+      throw new OpenvpnUnavailableError(`openvpn ${this.name}: apply spokes`, { cause });
+    }
+    this.spec = next;
+    return change;
+  }
+
+  /** The file and route side of a spokes change: entries and CAs granted first, then taken away. */
+  private async writeSpokes(spec: OpenvpnHubServerSpec, change: OpenvpnHubSpokesChange): Promise<void> {
+    for (const spoke of [...change.added, ...change.changed]) {
+      await this.host.writePrivate(
+        `${this.layout.ccdDir}/${spoke.commonName}`,
+        renderCcdEntry(spoke, spec.tunnel.subnet),
+      );
+    }
+    if (change.caChanged) await this.writeCaDir(spec);
+    for (const spoke of change.removed) await this.host.remove(`${this.layout.ccdDir}/${spoke.commonName}`);
+    // The config on disk matches what runs, for the next (re)start and for whoever reads it.
+    await this.host.writePrivate(this.layout.config, renderOpenvpnConfig(spec, this.layout));
+    const via = spec.tunnel.serverAddress;
+    for (const r of change.routesAdded) await this.route('replace', r, via);
+    for (const r of change.routesRemoved) await this.route('del', r, via).catch(() => undefined);
+  }
+
+  /** Writes the capath directory (one file per CA), removes CAs no longer named, makes the hash links. */
+  private async writeCaDir(spec: OpenvpnHubServerSpec): Promise<void> {
+    await this.host.ensurePrivateDir(this.layout.caDir);
+    const files = caDirFiles(spec.credentials.caPem, this.layout);
+    const keep = new Set(files.map((f) => f.path));
+    for (const name of await this.host.list(this.layout.caDir)) {
+      const path = `${this.layout.caDir}/${name}`;
+      if (name.endsWith('.pem') && !keep.has(path)) await this.host.remove(path);
+    }
+    for (const f of files) await this.host.writePrivate(f.path, f.text);
+    const openssl = await this.executable('openssl', 'openssl (for `openssl rehash` of the capath dir)');
+    // `openssl rehash` replaces every hash link in the directory, so links to removed files go too.
+    await this.o.processes.run(openssl, ['rehash', this.layout.caDir], { timeoutMs: 10_000 });
+  }
+
+  /** `ip route replace|del <subnet> via <hub address> dev <tun>`, as openvpn's own `route` lines do. */
+  private async route(verb: 'replace' | 'del', subnet: string, via: string): Promise<void> {
+    const p = ipv4Prefix(subnet, 'spokes.subnets');
+    const ip = await this.executable('ip', 'ip (iproute2)');
+    const argv = [...(this.o.launcher ?? []), ip, 'route', verb, `${p.network}/${p.length}`, 'via', via];
+    const [file, ...args] = [...argv, 'dev', this.spec.device];
+    await this.o.processes.run(file ?? ip, args, { timeoutMs: 10_000 });
+  }
+
+  private async executable(name: string, what: string): Promise<string> {
+    const found = await this.o.processes.findExecutable(name);
+    if (!found) throw new OpenvpnUnavailableError(`${what} is not installed`);
+    return found;
   }
 
   // --- start ---------------------------------------------------------------------------------------------
@@ -268,7 +377,10 @@ export class OpenvpnSupervisor {
         if (!keep.has(path)) await this.host.remove(path);
       }
     }
-    for (const f of files) await this.host.writePrivate(f.path, f.text);
+    for (const f of files) {
+      if (!f.path.startsWith(`${this.layout.caDir}/`)) await this.host.writePrivate(f.path, f.text);
+    }
+    if (this.spec.kind === 'hub-server' && this.spec.caPath === true) await this.writeCaDir(this.spec);
     await this.host.ensurePrivateFile(this.layout.log);
     // A socket left by a killed openvpn: openvpn unlinks and binds again, but our connect must not reach
     // a dead socket file and wait for nothing.

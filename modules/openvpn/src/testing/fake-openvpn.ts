@@ -43,9 +43,13 @@ export class FakeOpenvpnSystem {
   readonly files = new Map<string, FakeFile>();
   readonly dirs = new Map<string, number>();
   readonly processes: FakeOpenvpnProcess[] = [];
-  readonly installed = new Set<string>(['/usr/sbin/openvpn']);
+  readonly installed = new Set<string>(['/usr/sbin/openvpn', 'openssl', 'ip']);
+  /** Commands run to completion (`openssl rehash`, `ip route`), argv as given; only those two succeed. */
+  readonly ran: string[][] = [];
   /** Behaviours of the next spawns, in order; 'ready' once empty. */
   readonly next: FakeOpenvpnBehaviour[] = [];
+  /** Replies to management commands beyond P2P_DEFAULT_REPLIES (e.g. a hub's `kill <cn>`). */
+  readonly replies = new Map<string, string[]>();
   /** Every management command received, over all sessions. */
   readonly commands: string[] = [];
   /** Open in-memory management connections. */
@@ -83,10 +87,18 @@ export class FakeOpenvpnSystem {
         detach: () => undefined,
       });
     },
-    run: (file: string, args: readonly string[]) =>
-      Promise.reject(
-        new Error(`unexpected command in an openvpn supervision test: ${[file, ...args].join(' ')}`),
-      ),
+    run: (file: string, args: readonly string[]) => {
+      const argv = [file, ...args];
+      const rehash = argv.includes('openssl') && argv.includes('rehash');
+      const route = argv.includes('ip') && argv.includes('route');
+      if (!rehash && !route) {
+        return Promise.reject(
+          new Error(`unexpected command in an openvpn supervision test: ${argv.join(' ')}`),
+        );
+      }
+      this.ran.push(argv);
+      return Promise.resolve({ stdout: '', stderr: '' });
+    },
     findExecutable: (name: string) => Promise.resolve(this.installed.has(name) ? name : undefined),
   };
 
@@ -221,7 +233,8 @@ export class FakeManagementLink implements ManagementTransport {
   send(line: string): void {
     if (!this.open) return;
     this.system.commands.push(line);
-    const reply = P2P_DEFAULT_REPLIES[line] ?? [`ERROR: unknown command [${line.split(' ')[0] ?? ''}]`];
+    const reply = this.system.replies.get(line) ??
+      P2P_DEFAULT_REPLIES[line] ?? [`ERROR: unknown command [${line.split(' ')[0] ?? ''}]`];
     this.deliver(reply);
   }
 

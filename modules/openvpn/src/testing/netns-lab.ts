@@ -100,12 +100,13 @@ export class TestCa {
     readonly caPem: string,
   ) {}
 
-  static async create(processes: ProcessRunner): Promise<TestCa> {
+  /** `commonName`: CAs trusted together need subjects of their own (a capath dir looks them up by it). */
+  static async create(processes: ProcessRunner, commonName = 'weft-test-ca'): Promise<TestCa> {
     const dir = await mkdtemp(join(tmpdir(), 'weft-ovpn-ca-'));
     const caKey = await pki(processes, ['--gen', '--type', 'ecdsa', '--size', '256', '--outform', 'pem']);
     const caPem = await pki(
       processes,
-      ['--self', '--ca', '--type', 'ecdsa', '--dn', 'CN=weft-test-ca', '--outform', 'pem'],
+      ['--self', '--ca', '--type', 'ecdsa', '--dn', `CN=${commonName}`, '--outform', 'pem'],
       caKey,
     );
     // `pki --issue` reads the CA key from a file only (see ipsec's pki): a 0600 file in a private dir.
