@@ -241,6 +241,34 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/links/{name}/check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: components["parameters"]["ResourceName"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Runs the checks a link's daemon only does on request, then answers the link status. Admin only.
+         * @description OpenVPN links: the options-consistency check. openvpn compares both ends' dev-type, tun-mtu and
+         *     compression at each handshake but says so only at verbosity 7, so the appliance raises the
+         *     verbosity for one reconnect, then reconnects once more at the normal one (key lines printed
+         *     meanwhile are dropped and removed from the log). The tunnel is down for a few seconds. A mismatch
+         *     shows as the status's `diagnosis` (`dev-type-mismatch`, `mtu-mismatch`, `compression-mismatch`).
+         *     The appliance runs the same check by itself once when the tunnel is up but rejects what arrives.
+         *     Other link types, and a link whose tunnel is not up, answer 409.
+         */
+        post: operations["checkLink"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/links/{name}/peer-config": {
         parameters: {
             query?: never;
@@ -255,8 +283,12 @@ export interface paths {
          * @description `format=weft` (default): a `Link` the remote Weft appliance takes as-is with `POST /links`.
          *     `format=wg-quick`: a stock wg-quick file for a third-party WireGuard device (its `PrivateKey` is a
          *     placeholder: the remote side keeps its own). `format=swanctl`: a stock swanctl.conf for a
-         *     third-party strongSwan device (IPsec links). Needs `appliance.public_endpoint`. A format that does
-         *     not fit the link's type answers 409.
+         *     third-party strongSwan device (IPsec links). `format=ovpn`: a stock `.ovpn` for a third-party
+         *     OpenVPN 2.6 device (p2p links): the opposite TLS role, inline `<ca>` (this appliance's
+         *     `ca_certificate`) and `<tls-crypt>` (the link's key), with `<cert>` and `<key>` left for the
+         *     device's own (Weft never issues keys for other devices; the link's `remote_ca` must be the CA that
+         *     issued the device's certificate and `remote_name` its common name). Needs
+         *     `appliance.public_endpoint`. A format that does not fit the link's type answers 409.
          */
         get: operations["getPeerConfig"];
         put?: never;
@@ -1472,10 +1504,36 @@ export interface operations {
             404: components["responses"]["NotFound"];
         };
     };
+    checkLink: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: components["parameters"]["ResourceName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The link's status after the check. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LinkStatus"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+        };
+    };
     getPeerConfig: {
         parameters: {
             query?: {
-                format?: "weft" | "wg-quick" | "swanctl";
+                format?: "weft" | "wg-quick" | "swanctl" | "ovpn";
             };
             header?: never;
             path: {

@@ -28,6 +28,7 @@ import { IpsecDriver } from './drivers/ipsec.driver.js';
 import { OpenvpnDriver } from './drivers/openvpn.driver.js';
 import { WireGuardDriver } from './drivers/wireguard.driver.js';
 import { DocumentPresenter } from './api/document.presenter.js';
+import { LinkCheckService } from './api/link-check.service.js';
 import { PeerConfigService } from './api/peer-config.service.js';
 import { Reconciler } from './reconciler/reconciler.js';
 import { StatusService } from './status/status.service.js';
@@ -120,6 +121,7 @@ export class AppModule {
         },
         DocumentPresenter,
         PeerConfigService,
+        LinkCheckService,
         { provide: OpenApiValidator, useFactory: () => new OpenApiValidator(loadSpec()) },
         EventBus,
         Reconciler,

@@ -7,16 +7,17 @@ import { ipsecBundle, ipsecSwanctl } from '../drivers/ipsec.conn-spec.js';
 import { IpsecDriver } from '../drivers/ipsec.driver.js';
 import { OpenvpnDriver } from '../drivers/openvpn.driver.js';
 import { openvpnBundle } from '../drivers/openvpn.link-spec.js';
+import { openvpnOvpn } from '../drivers/openvpn.ovpn.js';
 import { interfaceOf, WireGuardDriver } from '../drivers/wireguard.driver.js';
 import { weftBundle, wgQuick } from '../drivers/wireguard.peer-config.js';
 
-export type PeerConfigFormat = 'weft' | 'wg-quick' | 'swanctl';
+export type PeerConfigFormat = 'weft' | 'wg-quick' | 'swanctl' | 'ovpn';
 
 /** Which `format`s fit a link type, besides `weft`. */
 const FORMATS: Record<string, PeerConfigFormat[]> = {
   wireguard: ['weft', 'wg-quick'],
   ipsec: ['weft', 'swanctl'],
-  openvpn: ['weft'],
+  openvpn: ['weft', 'ovpn'],
 };
 
 @Injectable()
@@ -29,7 +30,7 @@ export class PeerConfigService {
     @Optional() @Inject(OpenvpnDriver) private readonly openvpn?: OpenvpnDriver,
   ) {}
 
-  render(name: string, format: PeerConfigFormat): Link | string {
+  async render(name: string, format: PeerConfigFormat): Promise<Link | string> {
     const link = this.resources.get('links', name);
     const fits = FORMATS[link.type] ?? ['weft'];
     if (!fits.includes(format)) {
@@ -42,7 +43,14 @@ export class PeerConfigService {
     }
     if (link.type === 'openvpn' && this.openvpn) {
       const doc = this.config.active().document;
-      return openvpnBundle(doc, link, this.openvpn.caCertificate, this.openvpn.listenPortOf(link.name));
+      const caCertificate = this.openvpn.caCertificate;
+      const listenPort = this.openvpn.listenPortOf(link.name);
+      if (format === 'ovpn') {
+        // The device must use this side's tun-mtu, which follows this appliance's underlay.
+        const underlayMtu = await this.openvpn.underlayMtuOf(doc);
+        return openvpnOvpn({ doc, link, caCertificate, listenPort, underlayMtu });
+      }
+      return openvpnBundle(doc, link, caCertificate, listenPort);
     }
     if (link.type !== 'wireguard' || !this.wireguard) {
       throw new InvalidArgumentError(`peer-config for ${link.type} links comes with the ${link.type} module`);

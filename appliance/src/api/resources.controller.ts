@@ -1,5 +1,5 @@
 // Convenience endpoints for single resources. Each mutation is one commit (see ResourceService).
-import { Body, Controller, Delete, Get, Param, Post, Put, Query, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query, Res } from '@nestjs/common';
 import type { Schemas } from '@weft/api-spec';
 import type { FastifyReply } from 'fastify';
 import {
@@ -15,6 +15,7 @@ import { StatusService } from '../status/status.service.js';
 import { AdminOnly } from '../auth/auth.decorators.js';
 import { toCommitResult } from './config.mapper.js';
 import { DocumentPresenter } from './document.presenter.js';
+import { LinkCheckService } from './link-check.service.js';
 import { PeerConfigService, type PeerConfigFormat } from './peer-config.service.js';
 import { CommitOptions } from './request-context.js';
 
@@ -65,6 +66,7 @@ export class LinksController extends CommitReplying {
     private readonly status: StatusService,
     private readonly presenter: DocumentPresenter,
     private readonly peerConfigs: PeerConfigService,
+    private readonly checks: LinkCheckService,
   ) {
     super(config);
   }
@@ -94,12 +96,12 @@ export class LinksController extends CommitReplying {
 
   @AdminOnly()
   @Get(':name/peer-config')
-  peerConfig(
+  async peerConfig(
     @Param('name') name: string,
     @Query('format') format: PeerConfigFormat | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
-  ): Link | string {
-    const out = this.peerConfigs.render(name, format ?? 'weft');
+  ): Promise<Link | string> {
+    const out = await this.peerConfigs.render(name, format ?? 'weft');
     if (typeof out === 'string') void reply.header('content-type', 'text/plain; charset=utf-8');
     return out;
   }
@@ -127,6 +129,13 @@ export class LinksController extends CommitReplying {
   @Get(':name/status')
   linkStatus(@Param('name') name: string): Promise<LinkStatus> {
     return this.status.link(name);
+  }
+
+  @AdminOnly()
+  @Post(':name/check')
+  @HttpCode(200)
+  check(@Param('name') name: string): Promise<LinkStatus> {
+    return this.checks.check(name);
   }
 }
 

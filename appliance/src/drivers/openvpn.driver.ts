@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { PinoLogger } from 'nestjs-pino';
 import { ChangeFeed } from '../reconciler/change-feed.js';
-import type { FieldProblem } from '../common/errors.js';
+import { ConflictError, type FieldProblem } from '../common/errors.js';
 import type { ModuleState } from '../desired-state/desired-state.store.js';
 import type { NormalizedDocument } from '../desired-state/document.js';
 import {
@@ -110,6 +110,11 @@ export interface OpenvpnPort {
   authFailures(): OpenvpnAuthFailures[];
   /** Ends every process (appliance stopping). */
   close(): Promise<void>;
+  /**
+   * The options-consistency check (openvpn.occ-check.ts) on the link's connected tunnel: its findings
+   * come as events. Resolves with why it could not run, else undefined.
+   */
+  checkOptions?(name: string): Promise<string | undefined>;
 }
 
 export interface OpenvpnEnv {
@@ -160,6 +165,14 @@ function apiDiagnosis(d: { code: string; message: string; fix: string }): Openvp
   const api = API_FIXES[d.code];
   return { code: d.code, message: d.message, fix: api ? `${api}. On a third-party end: ${d.fix}` : d.fix };
 }
+
+/** Causes of the data path: openvpn is connected, yet what crosses is refused or does not fit. */
+const DATA_PATH_CAUSES = new Set([
+  'dev-type-mismatch',
+  'compression-mismatch',
+  'tun-write-rejected',
+  'mtu-mismatch',
+]);
 
 /** How long a diagnosis stays on a link without a new failure once it is up again. */
 const DIAGNOSIS_TTL_MS = 10 * 60_000;
@@ -224,6 +237,24 @@ export class OpenvpnDriver implements ModuleDriver {
   listenPortOf(name: string): number | undefined {
     const p = this.state.get(`port:${name}`);
     return p === undefined ? undefined : Number(p);
+  }
+
+  /** The underlay MTU this side derives its tun-mtu from, for the third-party `.ovpn`. */
+  underlayMtuOf(doc: NormalizedDocument): Promise<number | undefined> {
+    return this.env.underlayMtu(doc.appliance.underlay_interface);
+  }
+
+  /** `POST /links/{name}/check`: the OCC check on a p2p link or spoke whose tunnel is up. */
+  async checkOptions(link: OpenvpnLink): Promise<void> {
+    if (isHubLink(link)) {
+      throw new ConflictError(
+        'a hub pushes tun-mtu and dev-type to its spokes, so they cannot differ: run the check on a p2p link or on the spoke',
+      );
+    }
+    const why = this.ovpn.checkOptions
+      ? await this.ovpn.checkOptions(instanceOf(link))
+      : 'this OpenVPN port cannot check options';
+    if (why) throw new ConflictError(`link ${link.name}: ${why}`);
   }
 
   complete(next: NormalizedDocument, previous: NormalizedDocument | undefined): void {
@@ -459,11 +490,15 @@ export class OpenvpnDriver implements ModuleDriver {
       }
       const up = seen?.running === true && seen.state === 'CONNECTED';
       const cause = this.causes.get(link.name) ?? (hub ? this.causes.get(HUB_INSTANCE) : undefined);
+      // A data-path cause (openvpn is connected, but what crosses is refused) stays while it is up.
+      const dataPath = cause !== undefined && DATA_PATH_CAUSES.has(cause.diagnosis.code);
       const diagnosis =
-        cause && (!up || now - cause.at < 5_000) && now - cause.at < DIAGNOSIS_TTL_MS
+        cause && (!up || dataPath || now - cause.at < 5_000) && now - cause.at < DIAGNOSIS_TTL_MS
           ? cause.diagnosis
           : undefined;
-      const state: LinkStatus['state'] = up ? 'up' : !seen?.running || diagnosis ? 'down' : 'connecting';
+      const blocked = diagnosis !== undefined && dataPath && diagnosis.code !== 'mtu-mismatch';
+      const state: LinkStatus['state'] =
+        up && !blocked ? 'up' : !seen?.running || diagnosis ? 'down' : 'connecting';
       out.push({
         ...base,
         state,
