@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { ProcessRunner } from '@weft/core';
 import {
   AuthFailureAggregator,
+  hubSpokesChange,
   isOpenvpnSecretLine,
   NodeOpenvpnHost,
   OpenvpnDiagnoser,
@@ -28,6 +29,7 @@ import type {
   OpenvpnPort,
   OpenvpnPortEvent,
 } from './openvpn.driver.js';
+import { runOccCheck, scrubSecretLines } from './openvpn.occ-check.js';
 
 export interface SupervisedOpenvpnPortOptions {
   processes: ProcessRunner;
@@ -49,6 +51,17 @@ interface Instance {
   following?: ManagementClient;
   /** Packets that failed tls-crypt at this link's port, per source and minute. */
   aggregator: AuthFailureAggregator;
+  /** The hub's server: one process for many peers, its doctor keeps context across their sessions. */
+  hub: boolean;
+  /**
+   * How long one reconnect of the OCC check may take: a TLS server cannot call its peer back, so it
+   * waits for the peer's ping-restart (its keepalive timeout) and a handshake.
+   */
+  reconnectTimeoutMs: number;
+  /** The OCC check running now: its reconnects are not new connections. */
+  checking?: Promise<string | undefined>;
+  /** The check already ran by itself in this connection. */
+  autoChecked?: boolean;
 }
 
 type Listener = (event: OpenvpnPortEvent) => void;
@@ -72,6 +85,8 @@ export function specOf(instance: OpenvpnInstance, dco: boolean): OpenvpnSpec {
     const spec: OpenvpnHubServerSpec = {
       ...common,
       kind: 'hub-server',
+      // The spokes' CAs in a hashed dir, looked up per handshake: a spoke is added without a restart.
+      caPath: true,
       local: { port: instance.listenPort },
       tunnel: { subnet: instance.network, serverAddress: instance.serverAddress },
       spokes: instance.spokes.map((s) => ({
@@ -132,6 +147,10 @@ export class SupervisedOpenvpnPort implements OpenvpnPort {
   async ensure(instance: OpenvpnInstance, hash: string): Promise<void> {
     const current = this.instances.get(instance.name);
     if (current?.hash === hash && current.supervisor.state !== 'stopped') return;
+    if (current && (await this.applySpokes(current, instance))) {
+      current.hash = hash;
+      return;
+    }
     if (current) {
       this.instances.delete(instance.name);
       await current.supervisor.stop();
@@ -140,6 +159,8 @@ export class SupervisedOpenvpnPort implements OpenvpnPort {
     const entry: Instance = {
       hash,
       diagnoser: new OpenvpnDiagnoser({ controlChannel: 'tls-crypt' }),
+      hub: instance.kind === 'hub',
+      reconnectTimeoutMs: (instance.keepalive.timeout + 15) * 1000,
       aggregator: new AuthFailureAggregator(this.clock),
       supervisor: new OpenvpnSupervisor({
         processes: this.o.processes,
@@ -158,6 +179,24 @@ export class SupervisedOpenvpnPort implements OpenvpnPort {
     this.followLogs(name, entry);
   }
 
+  /**
+   * Only the spokes of the running hub changed (a hub link added or removed): the diff is applied to
+   * the running server (ccd entries, CA dir, `kill` of removed spokes), so the other spokes keep their
+   * sessions. False when a restart is needed (server-wide settings, or openvpn is not running).
+   */
+  private async applySpokes(current: Instance, instance: OpenvpnInstance): Promise<boolean> {
+    const running = current.supervisor.currentSpec;
+    const next = specOf(instance, this.dco);
+    if (running.kind !== 'hub-server' || next.kind !== 'hub-server') return false;
+    if (current.supervisor.state !== 'running' || !hubSpokesChange(running, next)) return false;
+    try {
+      await current.supervisor.applySpokes(next);
+    } catch (err) {
+      throw new Error(`apply the spokes of hub ${instance.name}`, { cause: err });
+    }
+    return true;
+  }
+
   private onEvent(name: string, e: OpenvpnEvent): void {
     const entry = this.instances.get(name);
     if (entry) {
@@ -165,7 +204,7 @@ export class SupervisedOpenvpnPort implements OpenvpnPort {
         entry.state = e.state;
         for (const d of entry.diagnoser.observeState(e.state))
           this.emit({ link: name, kind: 'finding', diagnosis: d });
-        if (e.state.name === 'CONNECTED') this.emit({ link: name, kind: 'connected' });
+        if (e.state.name === 'CONNECTED' && !entry.checking) this.connected(name, entry);
       }
       if (e.type === 'exited') {
         entry.state = undefined;
@@ -202,7 +241,14 @@ export class SupervisedOpenvpnPort implements OpenvpnPort {
     if (isOpenvpnSecretLine(line)) return;
     // A failure line is counted, and its diagnosis comes from the doctor once, not per packet.
     entry.aggregator.observe(line);
-    for (const d of entry.diagnoser.observe(line)) this.emit({ link: name, kind: 'finding', diagnosis: d });
+    for (const d of entry.diagnoser.observe(line)) {
+      this.emit({ link: name, kind: 'finding', diagnosis: d });
+      // The tun refuses what the peer sends (a TAP peer, or one that compresses): the OCC check says which.
+      if (d.code === 'tun-write-rejected' && !entry.autoChecked && !entry.checking) {
+        entry.autoChecked = true;
+        void this.checkOptions(name);
+      }
+    }
   }
 
   private emit(event: OpenvpnPortEvent): void {
@@ -224,6 +270,46 @@ export class SupervisedOpenvpnPort implements OpenvpnPort {
     const argv = await this.host.argvOf(pid);
     if (argv?.includes(layout.config)) this.host.signal(pid, 'SIGTERM');
     await this.host.remove(layout.pidFile);
+  }
+
+  /**
+   * A new session (not one of the OCC check's reconnects): the peer may have changed its options, so a
+   * p2p link's doctor starts afresh and may run the check again.
+   */
+  private connected(name: string, entry: Instance): void {
+    if (!entry.hub) {
+      entry.diagnoser = new OpenvpnDiagnoser({ controlChannel: 'tls-crypt' });
+      entry.autoChecked = false;
+    }
+    this.emit({ link: name, kind: 'connected' });
+  }
+
+  /** The on-demand OCC check (openvpn.occ-check.ts); resolves with why it could not run, else undefined. */
+  checkOptions(name: string): Promise<string | undefined> {
+    const entry = this.instances.get(name);
+    if (!entry) return Promise.resolve('no openvpn runs for this link');
+    if (entry.checking) return entry.checking;
+    const client = entry.supervisor.management;
+    const state = entry.state?.name ?? entry.supervisor.tunnelState?.name;
+    if (!client || state !== 'CONNECTED') {
+      return Promise.resolve(
+        `the tunnel is not up (openvpn ${state ?? 'not running'}): the check compares both ends' options at a handshake, so the other end must be connected`,
+      );
+    }
+    const log = this.layoutOf(name).log;
+    const run = runOccCheck(client, {
+      scrubLog: () => scrubSecretLines(log),
+      reconnectTimeoutMs: entry.reconnectTimeoutMs,
+    })
+      .then(() => undefined)
+      .catch(
+        (err: unknown) => `the check did not finish: ${err instanceof Error ? err.message : String(err)}`,
+      )
+      .finally(() => {
+        if (entry.checking === run) entry.checking = undefined;
+      });
+    entry.checking = run;
+    return run;
   }
 
   running(): string[] {
