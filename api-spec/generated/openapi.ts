@@ -684,9 +684,10 @@ export interface components {
              */
             role?: "server" | "client";
             /**
-             * @description UDP port this side listens on. When unset the appliance picks the first free port from 1194
-             *     and keeps it for the link. A client with `remote_endpoint` and no `listen_port` sends from a
-             *     random port.
+             * @description UDP port this side binds: a server listens on it, a p2p client sends from it (so that
+             *     after a restart it comes back from the same address, which openvpn 2.6's p2p server needs).
+             *     When unset the appliance picks the first free port from 1194 and keeps it for the link. A
+             *     spoke sends from a random port (the hub takes it back from any).
              */
             listen_port?: number;
             /** @description Data channel ciphers offered, in order. Default `[AES-256-GCM, CHACHA20-POLY1305]`. */

@@ -124,7 +124,7 @@ describe('OpenvpnDriver', () => {
     await driver.stop();
   });
 
-  it('starts one process per link, servers on the first free ports from 1194, then has nothing to do', async () => {
+  it('starts one process per link, each p2p end on the first free port from 1194 (a client sends from it), then has nothing to do', async () => {
     const d = doc([
       link('to-b', {}, { remote_endpoint: '203.0.113.11:1194' }),
       link('to-c'),
@@ -134,15 +134,15 @@ describe('OpenvpnDriver', () => {
     assert.deepEqual(
       steps.map((s) => s.action.summary),
       [
-        'start openvpn for link to-b (client, dials 203.0.113.11:1194, ovpn-to-b mtu 1448)',
-        'start openvpn for link to-c (server, listens on UDP 1195, ovpn-to-c mtu 1448)',
+        'start openvpn for link to-b (client, dials 203.0.113.11:1194 from UDP 1195, ovpn-to-b mtu 1448)',
+        'start openvpn for link to-c (server, listens on UDP 1196, ovpn-to-c mtu 1448)',
         'start openvpn for link to-d (server, listens on UDP 1194, ovpn-to-d mtu 1448)',
       ],
     );
     await driver.apply(steps);
     assert.deepEqual(ovpn.calls, [
-      'ensure to-b client -',
-      'ensure to-c server 1195',
+      'ensure to-b client 1195',
+      'ensure to-c server 1196',
       'ensure to-d server 1194',
     ]);
     assert.deepEqual(creds.issuedFor, ['203.0.113.10', '203.0.113.10', '203.0.113.10']);
@@ -151,7 +151,8 @@ describe('OpenvpnDriver', () => {
     assert.equal(b.cert, 'CERT 203.0.113.10');
     assert.equal(b.remoteCa, TEST_CA_PEM);
     assert.equal(b.tlsCryptKey, KEY);
-    assert.equal(driver.listenPortOf('to-c'), 1195);
+    assert.equal(driver.listenPortOf('to-b'), 1195);
+    assert.equal(driver.listenPortOf('to-c'), 1196);
     assert.deepEqual(await driver.plan(d), []);
   });
 
@@ -170,12 +171,12 @@ describe('OpenvpnDriver', () => {
     );
     await driver.apply(steps);
     assert.equal(ovpn.instances.get('to-b')?.instance.dataCiphers.join(), 'AES-128-GCM');
-    // A new server link listed first does not take to-c's port.
+    // A new server link listed first does not take to-c's port; it gets to-b's, which stops first.
     const d3 = doc([link('to-a'), link('to-c')]);
     await driver.apply(await driver.plan(d3));
-    assert.deepEqual(ovpn.calls, ['ensure to-b client -', 'ensure to-a server 1195', 'remove to-b']);
+    assert.deepEqual(ovpn.calls, ['ensure to-b client 1194', 'remove to-b', 'ensure to-a server 1194']);
     assert.equal(state.get('conn:to-b'), undefined);
-    assert.equal(driver.listenPortOf('to-c'), 1194, 'to-c keeps its port');
+    assert.equal(driver.listenPortOf('to-c'), 1195, 'to-c keeps its port');
   });
 
   it('a changed tls-crypt key restarts the process (the key is in the hash, not in the state)', async () => {

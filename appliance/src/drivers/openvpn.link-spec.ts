@@ -72,7 +72,10 @@ export interface OpenvpnTunnel {
   name: string;
   device: string;
   role: 'server' | 'client';
-  /** Bound UDP port; undefined: a client sending from a random port (`nobind`). */
+  /**
+   * Bound UDP port. A p2p client binds one too (see the driver's `ports`); undefined only for a spoke,
+   * which sends from a random port (`nobind`): the hub's server mode takes a spoke back from any port.
+   */
   listenPort?: number;
   remote?: { host: string; port: number };
   dataCiphers: OpenvpnCipher[];
@@ -102,7 +105,7 @@ export function mtuOf(link: OpenvpnLink, underlayMtu: number | undefined): numbe
 }
 
 /**
- * The tunnel for `link`. `listenPort` is the port the driver chose for a server without one (kept in
+ * The tunnel for `link`. `listenPort` is the port the driver chose for a p2p end without one (kept in
  * module state); `underlayMtu` the underlay's. Throws when a secret the commit should have filled is missing.
  */
 export function tunnelOf(
@@ -112,7 +115,7 @@ export function tunnelOf(
   const s = link.openvpn;
   const role = roleOf(link);
   const remote = link.remote_endpoint ? splitHostPort(link.remote_endpoint) : undefined;
-  const listenPort = s.listen_port ?? (role === 'server' ? options.listenPort : undefined);
+  const listenPort = s.listen_port ?? (topologyOf(link) === 'p2p' ? options.listenPort : undefined);
   if (!s.tls_crypt_key) throw new Error(`OpenVPN link ${link.name} has no tls-crypt key`);
   const remoteName = s.remote_name ?? remote?.host;
   if (!remoteName) throw new Error(`OpenVPN link ${link.name} has no remote_name`);

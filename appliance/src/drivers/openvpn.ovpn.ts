@@ -89,7 +89,14 @@ export function openvpnOvpn(input: OvpnInput): string {
         `link ${link.name} has no UDP port yet (it gets one when applied): export it after the commit`,
       );
     }
-    out.push('nobind', `remote ${host.replace(/^\[|\]$/g, '')} ${t.listenPort}`, 'float', 'tls-client');
+    out.push(
+      '# A fixed source port: openvpn 2.6 in p2p mode answers a restarted peer at its old address, so the',
+      '# device must come back from the same one (use another port if this one is taken on the device).',
+      `lport ${t.listenPort}`,
+      `remote ${host.replace(/^\[|\]$/g, '')} ${t.listenPort}`,
+      'float',
+      'tls-client',
+    );
   } else {
     // This side dials the device at its remote_endpoint: the device listens on that port.
     if (!t.remote) throw new Error(`OpenVPN link ${link.name} dials no remote_endpoint`);

@@ -133,6 +133,9 @@ void describe('openvpn under the supervisor (integration, real openvpn 2.6.14)',
         role: 'connect',
         credentials: await ca.issue('site-b'),
         remote: { host: '192.0.2.1', port: 1194 },
+        // As the appliance renders a p2p client: a bound source port, so that a restarted client comes
+        // back from the same address (openvpn 2.6's p2p server answers a new one at the old address).
+        local: { port: 1194 },
         tunnel: { local: '10.99.0.2', remote: '10.99.0.1' },
         peerCommonName: 'site-a',
         routes: ['10.1.0.0/16'],
@@ -180,27 +183,43 @@ void describe('openvpn under the supervisor (integration, real openvpn 2.6.14)',
       assert.match(log, /Initialization Sequence Completed/);
     });
 
-    void it('kill -9 of the connecting end: exited → restarted, the ping works again by itself', async () => {
-      const pid = b.supervisor.pid;
-      assert.ok(pid);
-      const t0 = Date.now();
-      process.kill(pid, 'SIGKILL');
-      await until('restart', () => b.events.some((e) => e.type === 'restarted'));
-      const exited = b.events.find((e) => e.type === 'exited');
-      assert.ok(exited?.type === 'exited');
-      assert.equal(exited.pid, pid);
-      assert.equal(exited.signal, 'SIGKILL');
-      assert.equal(exited.reason, 'signal');
-      assert.ok(exited.lastLines.length > 0);
-      assert.notEqual(b.supervisor.pid, pid);
-      await until('a ping after the restart', () => a.ns.ping('10.99.0.2'));
-      const againMs = Date.now() - t0;
-      console.log(`# p2p: ping again ${againMs} ms after kill -9 of the connecting end`);
-      // Usually ≈ 1.4 s; when it takes longer, the logs say why.
-      for (const site of againMs > 5000 ? [a, b] : []) {
-        const l = openvpnLayout({ runtimeDir: join(dir, 'run'), name: site.spec.name });
-        console.log((await host.tail(l.log, 40)).map((x) => `# ${site.spec.name}: ${x}`).join('\n'));
+    void it('kill -9 of the connecting end, 5 times: exited → restarted, the ping works again by itself', async () => {
+      // Usually ≈ 1.5–3 s; when it takes longer (or never happens), the logs say why.
+      const logs = async (): Promise<void> => {
+        for (const site of [a, b]) {
+          const l = openvpnLayout({ runtimeDir: join(dir, 'run'), name: site.spec.name });
+          console.log((await host.tail(l.log, 60)).map((x) => `# ${site.spec.name}: ${x}`).join('\n'));
+        }
+      };
+      // Several kills at varied moments: with a random source port (nobind) 3 in 12 never came back
+      // (OpenVPN/openvpn#1058), so one kill would let that slip through most of the time.
+      const times: number[] = [];
+      for (let round = 0; round < 5; round++) {
+        const pid = b.supervisor.pid;
+        assert.ok(pid);
+        const restarts = b.events.filter((e) => e.type === 'restarted').length;
+        const t0 = Date.now();
+        process.kill(pid, 'SIGKILL');
+        await until('restart', () => b.events.filter((e) => e.type === 'restarted').length > restarts);
+        const exited = b.events.filter((e) => e.type === 'exited').at(-1);
+        assert.ok(exited?.type === 'exited');
+        assert.equal(exited.pid, pid);
+        assert.equal(exited.signal, 'SIGKILL');
+        assert.equal(exited.reason, 'signal');
+        assert.ok(exited.lastLines.length > 0);
+        assert.notEqual(b.supervisor.pid, pid);
+        await until(`a ping after restart ${round + 1}`, () => a.ns.ping('10.99.0.2')).catch(
+          async (e: unknown) => {
+            await logs();
+            throw e;
+          },
+        );
+        times.push(Date.now() - t0);
+        // The next kill lands at another point of openvpn's 1 s ping cycle.
+        await new Promise((r) => setTimeout(r, 200 + round * 350));
       }
+      console.log(`# p2p: ping again ${times.join(', ')} ms after each kill -9 of the connecting end`);
+      if (times.some((t) => t > 5000)) await logs();
       assert.ok(await b.ns.ping('10.1.0.1', { from: '10.2.0.1' }));
     });
 
