@@ -57,9 +57,12 @@ class FakeOpenvpn implements OpenvpnPort {
       return;
     }
   }
-  authFailures(): OpenvpnAuthFailures[] {
-    const out = this.pendingReports;
+  /** Windows still open: reported only when drained. */
+  openReports: OpenvpnAuthFailures[] = [];
+  authFailures(options: { drain?: boolean } = {}): OpenvpnAuthFailures[] {
+    const out = [...this.pendingReports, ...(options.drain ? this.openReports : [])];
     this.pendingReports = [];
+    if (options.drain) this.openReports = [];
     return out;
   }
   close(): Promise<void> {
@@ -264,11 +267,17 @@ describe('OpenvpnDriver', () => {
     ovpn.pendingReports = [
       { link: 'to-c', source: '198.51.100.7', count: 20_000, ports: 1, windowSeconds: 60 },
     ];
+    // Stopping, a window still open is reported with its count so far, not lost.
+    ovpn.openReports = [{ link: 'to-c', source: '203.0.113.9', count: 42, ports: 3, windowSeconds: 12 }];
     await driver.stop();
     assert.deepEqual(published, [
       {
         type: 'link.auth-failures',
         data: { name: 'to-c', source: '198.51.100.7', count: 20_000, ports: 1, window_seconds: 60 },
+      },
+      {
+        type: 'link.auth-failures',
+        data: { name: 'to-c', source: '203.0.113.9', count: 42, ports: 3, window_seconds: 12 },
       },
     ]);
     assert.ok(ovpn.calls.includes('close'));

@@ -107,8 +107,11 @@ export interface OpenvpnPort {
   observe(name: string): Promise<OpenvpnObserved | undefined>;
   /** Causes and state changes of every process (its log read by the doctor), until `signal` aborts. */
   events(signal: AbortSignal): AsyncIterable<OpenvpnPortEvent>;
-  /** Flood windows (per link and source) that closed since the last call. */
-  authFailures(): OpenvpnAuthFailures[];
+  /**
+   * Flood windows (per link and source) that closed since the last call, and those of processes that
+   * went; with `drain`, the open ones too (the appliance stopping).
+   */
+  authFailures(options?: { drain?: boolean }): OpenvpnAuthFailures[];
   /** Ends every process (appliance stopping). */
   close(): Promise<void>;
   /**
@@ -208,7 +211,8 @@ export class OpenvpnDriver implements ModuleDriver {
   async stop(): Promise<void> {
     this.feed.close();
     if (this.flushTimer) clearInterval(this.flushTimer);
-    this.flushAuthFailures();
+    // Windows still open are reported now, with the count so far, rather than lost with the processes.
+    this.flushAuthFailures({ drain: true });
     await this.ovpn.close();
   }
 
@@ -459,8 +463,8 @@ export class OpenvpnDriver implements ModuleDriver {
   }
 
   /** One line and one event per source and window, never one per packet. */
-  private flushAuthFailures(): void {
-    for (const r of this.ovpn.authFailures()) {
+  private flushAuthFailures(options: { drain?: boolean } = {}): void {
+    for (const r of this.ovpn.authFailures(options)) {
       this.log.warn(
         { link: r.link, source: r.source, count: r.count, ports: r.ports, window_s: r.windowSeconds },
         `OpenVPN ${r.link}: ${r.count} packet(s) from ${r.source} failed tls-crypt in ${r.windowSeconds} s (a scan, a flood, or a peer with the wrong key)`,

@@ -12,6 +12,7 @@ import {
   OpenvpnDiagnoser,
   openvpnLayout,
   OpenvpnSupervisor,
+  type AuthFailureEvent,
   type ManagementClient,
   type OpenvpnEvent,
   type OpenvpnLayout,
@@ -67,6 +68,16 @@ interface Instance {
 type Listener = (event: OpenvpnPortEvent) => void;
 
 /** What the appliance asks for, in the renderer's terms. */
+function authFailuresOf(link: string, events: AuthFailureEvent[]): OpenvpnAuthFailures[] {
+  return events.map((e) => ({
+    link,
+    source: e.source,
+    count: e.count,
+    ports: e.ports,
+    windowSeconds: Math.max(1, Math.round((e.windowEndsAt - e.firstAt) / 1000)),
+  }));
+}
+
 export function specOf(instance: OpenvpnInstance, dco: boolean): OpenvpnSpec {
   const common = {
     name: instance.name,
@@ -130,6 +141,7 @@ export class SupervisedOpenvpnPort implements OpenvpnPort {
   readonly dco: boolean;
   readonly reason: string;
   private readonly instances = new Map<string, Instance>();
+  private leftoverAuthFailures: OpenvpnAuthFailures[] = [];
   private readonly listeners = new Set<Listener>();
   private readonly host = new NodeOpenvpnHost();
   private readonly clock: { now(): number };
@@ -153,6 +165,7 @@ export class SupervisedOpenvpnPort implements OpenvpnPort {
     }
     if (current) {
       this.instances.delete(instance.name);
+      this.keepAuthFailures(instance.name, current);
       await current.supervisor.stop();
     }
     const name = instance.name;
@@ -258,8 +271,10 @@ export class SupervisedOpenvpnPort implements OpenvpnPort {
   async remove(name: string): Promise<void> {
     const entry = this.instances.get(name);
     this.instances.delete(name);
-    if (entry) await entry.supervisor.stop();
-    else await this.endStale(name);
+    if (entry) {
+      this.keepAuthFailures(name, entry);
+      await entry.supervisor.stop();
+    } else await this.endStale(name);
   }
 
   /** A link removed while the appliance was down: its openvpn (ours: our config path) ended by PID. */
@@ -379,20 +394,23 @@ export class SupervisedOpenvpnPort implements OpenvpnPort {
     }
   }
 
-  authFailures(): OpenvpnAuthFailures[] {
-    return [...this.instances.entries()].flatMap(([link, entry]) =>
-      entry.aggregator.flush().map((e) => ({
-        link,
-        source: e.source,
-        count: e.count,
-        ports: e.ports,
-        windowSeconds: Math.max(1, Math.round((e.windowEndsAt - e.firstAt) / 1000)),
-      })),
-    );
+  authFailures(options: { drain?: boolean } = {}): OpenvpnAuthFailures[] {
+    const out = this.leftoverAuthFailures;
+    this.leftoverAuthFailures = [];
+    for (const [link, entry] of this.instances) {
+      out.push(...authFailuresOf(link, options.drain ? entry.aggregator.drain() : entry.aggregator.flush()));
+    }
+    return out;
+  }
+
+  /** A process that goes (removed, replaced): its open flood windows reported at the next call. */
+  private keepAuthFailures(link: string, entry: Instance): void {
+    this.leftoverAuthFailures.push(...authFailuresOf(link, entry.aggregator.drain()));
   }
 
   async close(): Promise<void> {
     const all = [...this.instances.values()];
+    for (const [link, entry] of this.instances) this.keepAuthFailures(link, entry);
     this.instances.clear();
     await Promise.all(all.map((i) => i.supervisor.stop().catch(() => undefined)));
   }

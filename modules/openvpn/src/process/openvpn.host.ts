@@ -2,7 +2,18 @@
 // with modes in the instance's private dir and PIDs from an earlier appliance run. The only file in
 // process/ that touches node:fs; everything else gets an OpenvpnHost injected. (core's FileAdapter has
 // no modes, listing or removal.)
-import { chmod, mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  copyFile,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  truncate,
+  writeFile,
+} from 'node:fs/promises';
 
 export interface OpenvpnHost {
   exists(path: string): Promise<boolean>;
@@ -18,6 +29,12 @@ export interface OpenvpnHost {
   readText(path: string): Promise<string | undefined>;
   /** The last `lines` non-empty lines of a text file (reads at most its last 64 KiB); [] when missing. */
   tail(path: string, lines: number): Promise<string[]>;
+  /**
+   * When `path` is larger than `maxBytes`: copies it to `<path>.1` (0600, replacing an older one) and
+   * truncates it to 0, in place — a writer holding it open with O_APPEND goes on at the new end. Returns
+   * whether it did; a missing file is not rotated.
+   */
+  rotateIfLarger(path: string, maxBytes: number): Promise<boolean>;
   /** Removes a file; a missing one is fine. */
   remove(path: string): Promise<void>;
   /** The argv of a live process (from /proc/<pid>/cmdline); undefined when there is none (or a zombie). */
@@ -93,6 +110,21 @@ export class NodeOpenvpnHost implements OpenvpnHost {
     } finally {
       await handle.close();
     }
+  }
+
+  async rotateIfLarger(path: string, maxBytes: number): Promise<boolean> {
+    let size: number;
+    try {
+      ({ size } = await stat(path));
+    } catch {
+      return false;
+    }
+    if (size <= maxBytes) return false;
+    const old = `${path}.1`;
+    await copyFile(path, old);
+    await chmod(old, 0o600);
+    await truncate(path, 0);
+    return true;
   }
 
   async remove(path: string): Promise<void> {

@@ -49,6 +49,8 @@ void describe('OpenvpnSupervisor (fake openvpn, virtual clock)', () => {
       layout: LAYOUT,
       connectManagement: sys.connect,
       onEvent: (e) => events.push(e),
+      // The virtual clock fires every timer at once: periodic log checks only where a test wants them.
+      logCheckMs: 0,
       ...extra,
     });
   const types = (): string[] => events.filter((e) => e.type !== 'state').map((e) => e.type);
@@ -97,6 +99,38 @@ void describe('OpenvpnSupervisor (fake openvpn, virtual clock)', () => {
     assert.ok(!p.args.some((a) => a.includes('BEGIN')));
     assert.deepEqual(sys.commands, ['state on all']);
     assert.equal(supervisor.tunnelState?.name, 'CONNECTED');
+  });
+
+  void it('keeps the output file under logMaxBytes: over it, moved to <log>.1 at the next check and before a start', async () => {
+    supervisor = make({ logMaxBytes: 1000, logCheckMs: 10_000 });
+    const { pid } = (await supervisor.start()) as { pid: number };
+    const p = sys.processes.find((x) => x.pid === pid);
+    assert.ok(p);
+    const flood = '2026-12-03 14:50:01 tls-crypt unwrapping failed from [AF_INET]203.0.113.9:40000';
+    for (let i = 0; i < 12; i++) sys.log(p, flood);
+    const before = sys.files.get(LAYOUT.log)?.text ?? '';
+    assert.ok(before.length > 1000);
+    const t0 = clock.now();
+    await until('log-rotated');
+    assert.ok(clock.now() - t0 >= 10_000, 'at the periodic check, not before');
+    assert.deepEqual(events.at(-1), { type: 'log-rotated', path: LAYOUT.log });
+    assert.deepEqual(sys.files.get(`${LAYOUT.log}.1`), { text: before, mode: 0o600 });
+    assert.equal(sys.files.get(LAYOUT.log)?.text, '');
+    // Under the cap, later checks leave it alone.
+    sys.log(p, flood);
+    await settle(200);
+    assert.equal(events.filter((e) => e.type === 'log-rotated').length, 1);
+    assert.match(sys.files.get(LAYOUT.log)?.text ?? '', /unwrapping failed/);
+    await supervisor.stop();
+    for (let i = 0; i < 12; i++) sys.files.get(LAYOUT.log)!.text += `${flood}\n`;
+    await settle(500);
+    assert.equal(events.filter((e) => e.type === 'log-rotated').length, 1, 'no check after stop()');
+    assert.ok((sys.files.get(LAYOUT.log)?.text.length ?? 0) > 1000);
+    // A restart after a flood starts from a small file.
+    supervisor = make({ logMaxBytes: 1000 });
+    await supervisor.start();
+    assert.equal(events.filter((e) => e.type === 'log-rotated').length, 1, 'rotated without an event');
+    assert.ok((sys.files.get(LAYOUT.log)?.text.length ?? 0) < 1000);
   });
 
   void it('exposes state and status over the management connection; fans out >STATE: and >BYTECOUNT:', async () => {

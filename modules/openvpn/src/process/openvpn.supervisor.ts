@@ -65,6 +65,8 @@ export type OpenvpnEvent =
   | { type: 'state'; pid: number; state: OpenvpnState }
   /** A `>BYTECOUNT:` (p2p, client) or `>BYTECOUNT_CLI:` (hub) notification, with byteCountIntervalSeconds. */
   | { type: 'bytecount'; pid: number; count: OpenvpnByteCount }
+  /** openvpn's output file was over logMaxBytes: its content is now in `<path>.1`. */
+  | { type: 'log-rotated'; path: string }
   /** stop() ended openvpn. */
   | { type: 'stopped'; pid: number | undefined };
 
@@ -99,6 +101,14 @@ export interface OpenvpnSupervisorOptions {
   byteCountIntervalSeconds?: number;
   /** Timeout of each management command the supervisor sends (default 5000 ms). */
   managementTimeoutMs?: number;
+  /**
+   * openvpn's output file is kept under this size (default 4 MiB): checked every logCheckMs (default
+   * 10000; 0: only before each start), a larger one is moved to `<log>.1`. At verb 3 openvpn writes a line per
+   * packet that fails tls-crypt, so a flood at the port would otherwise fill the disk (≈ 100 KB/s at
+   * 1,000 packets/s); the doctor reads those lines from management, not from the file.
+   */
+  logMaxBytes?: number;
+  logCheckMs?: number;
 }
 
 const LOG_LINES_KEPT = 12;
@@ -121,6 +131,7 @@ export class OpenvpnSupervisor {
   private cancelRestart: (() => void) | undefined;
   private starting: Promise<OpenvpnEvent> | undefined;
   private restarting: Promise<void> | undefined;
+  private cancelLogCheck: (() => void) | undefined;
 
   constructor(private readonly o: OpenvpnSupervisorOptions) {
     this.host = o.host ?? new NodeOpenvpnHost();
@@ -196,6 +207,8 @@ export class OpenvpnSupervisor {
     this.wanted = false;
     this.cancelRestart?.();
     this.cancelRestart = undefined;
+    this.cancelLogCheck?.();
+    this.cancelLogCheck = undefined;
     await this.starting?.catch(() => undefined);
     await this.restarting;
     const child = this.child;
@@ -381,6 +394,7 @@ export class OpenvpnSupervisor {
       if (!f.path.startsWith(`${this.layout.caDir}/`)) await this.host.writePrivate(f.path, f.text);
     }
     if (this.spec.kind === 'hub-server' && this.spec.caPath === true) await this.writeCaDir(this.spec);
+    await this.host.rotateIfLarger(this.layout.log, this.logMaxBytes);
     await this.host.ensurePrivateFile(this.layout.log);
     // A socket left by a killed openvpn: openvpn unlinks and binds again, but our connect must not reach
     // a dead socket file and wait for nothing.
@@ -447,6 +461,28 @@ export class OpenvpnSupervisor {
     this.child = handle;
     this.childStartedAt = this.clock.now();
     void handle.exited.then((exit) => this.onChildExit(handle, exit));
+    this.scheduleLogCheck();
+  }
+
+  private get logMaxBytes(): number {
+    return this.o.logMaxBytes ?? 4 * 1024 * 1024;
+  }
+
+  /** While openvpn runs: its output file rotated when over logMaxBytes (one check at a time). */
+  private scheduleLogCheck(): void {
+    const every = this.o.logCheckMs ?? 10_000;
+    if (this.cancelLogCheck || every <= 0) return;
+    this.cancelLogCheck = this.clock.schedule(() => {
+      this.cancelLogCheck = undefined;
+      if (!this.wanted) return;
+      void this.host
+        .rotateIfLarger(this.layout.log, this.logMaxBytes)
+        .catch(() => false)
+        .then((rotated) => {
+          if (rotated) this.emit({ type: 'log-rotated', path: this.layout.log });
+          if (this.wanted) this.scheduleLogCheck();
+        });
+    }, every);
   }
 
   private async onChildExit(handle: ProcessHandle, exit: ProcessExit): Promise<void> {

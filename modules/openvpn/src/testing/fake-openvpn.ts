@@ -130,6 +130,13 @@ export class FakeOpenvpnSystem {
           .filter((l) => l.trim() !== '')
           .slice(-lines),
       ),
+    rotateIfLarger: (path, maxBytes) => {
+      const f = this.files.get(path);
+      if (!f || Buffer.byteLength(f.text) <= maxBytes) return Promise.resolve(false);
+      this.files.set(`${path}.1`, { text: f.text, mode: 0o600 });
+      this.files.set(path, { text: '', mode: f.mode });
+      return Promise.resolve(true);
+    },
     remove: (path) => {
       this.files.delete(path);
       return Promise.resolve();
