@@ -53,3 +53,16 @@ export {
   type RoutingCoreDeps,
   type CleanupReport,
 } from './routing/routing.service.js';
+export {
+  emptyNftDesired,
+  type NftDesired,
+  type NftDrift,
+  type NftObservedChain,
+  type NftObservedObject,
+  type NftObservedRule,
+  type NftObservedTable,
+  type NftTableName,
+} from './nft/nft.types.js';
+export { renderNftScript, renderNftCleanup, validateNftDesired } from './nft/nft.render.js';
+export { normalizeNftJson, describeNftRule, diffNftTables } from './nft/nft.observe.js';
+export { NftService, NftError, NftUnavailableError, type NftServiceOptions } from './nft/nft.service.js';

@@ -40,6 +40,14 @@ export const CHARON_RULE_PRIORITY = 5400;
  */
 export const WEFT_ROUTE_PROTOCOL = { id: 87, name: 'weft' } as const;
 
+/**
+ * The label (IFA_LABEL) of the IPv4 addresses Weft puts on `lo`: charon with kernel-libipsec needs a
+ * local address inside a link's local traffic selector, which with NETMAP is the mapped net
+ * (`netmap.local`), so the IPsec driver adds that net's first host as a /32. `weft cleanup` removes every
+ * address carrying this label. The kernel accepts only `<device>:<tag>` labels, ≤ 15 characters.
+ */
+export const WEFT_LOOPBACK_LABEL = 'lo:weft';
+
 /** The nftables table the NAT module will own (`table inet weft`); declared now so the name is taken. */
 export const WEFT_NFT_TABLE = { family: 'inet', name: 'weft' } as const;
 

@@ -142,6 +142,12 @@ void describe('netlink codec', () => {
     );
     const p2p = addressToKernel({ ifindex: 3, cidr: '10.9.0.1/32', peer: '10.9.0.2' });
     assert.deepEqual(p2p.attrs.address, Buffer.from([10, 9, 0, 2]));
+    assert.equal(attrs.label, undefined, 'no IFA_LABEL unless asked');
+  });
+
+  void it('sends a label as IFA_LABEL, so an owner finds its addresses again', () => {
+    const { attrs } = addressToKernel({ ifindex: 1, cidr: '10.11.0.1/32', label: 'lo:weft' });
+    assert.equal(attrs.label, 'lo:weft');
   });
 
   void it('turns notifications into changes, telling RTM_NEW* from RTM_DEL*', () => {

@@ -108,7 +108,11 @@ export function addressToKernel(spec: AddressSpec): { data: rt.Address; attrs: r
   return {
     data: { family: AF[local.family], prefixlen: local.prefixLength, index: spec.ifindex },
     // As ip(8) does: IFA_LOCAL is our address, IFA_ADDRESS the peer (or our address again).
-    attrs: { local: local.bytes, address: peer?.bytes ?? local.bytes },
+    attrs: {
+      local: local.bytes,
+      address: peer?.bytes ?? local.bytes,
+      ...(spec.label !== undefined ? { label: spec.label } : {}),
+    },
   };
 }
 

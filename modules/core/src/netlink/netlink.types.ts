@@ -65,6 +65,11 @@ export interface AddressSpec {
   cidr: string;
   /** Far end of a point-to-point link (IFA_ADDRESS beside IFA_LOCAL). */
   peer?: string;
+  /**
+   * IFA_LABEL (IPv4 only): the device's name or `<device>:<tag>` (the kernel refuses any other), at
+   * most 15 characters. Lets an owner find its addresses again, e.g. `lo:weft`.
+   */
+  label?: string;
 }
 
 /** rtm_type values (RTN_*). */

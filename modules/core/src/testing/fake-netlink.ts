@@ -116,7 +116,7 @@ export class FakeNetlink implements NetlinkAdapter {
       cidr: address.cidr,
       ifindex: address.ifindex,
       scope: 0,
-      label: undefined,
+      label: address.label,
       peer: address.peer,
     });
   }

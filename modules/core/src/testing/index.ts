@@ -8,3 +8,4 @@ export {
   ipJson,
   waitForItem,
 } from './kernel-helpers.js';
+export { HeldNetns, linkNetns, waitUntil } from './netns-lab.js';
