@@ -443,6 +443,46 @@ export interface components {
             links?: components["schemas"]["Link"][];
             /** @default [] */
             routes?: components["schemas"]["Route"][];
+            nat?: components["schemas"]["NatSettings"];
+        };
+        /**
+         * @description Address translation at this appliance. Left out, it is `{masquerade: true, port_forwards: []}`.
+         *     Prefix translation for overlapping subnets is per link (`netmap`).
+         */
+        NatSettings: {
+            /**
+             * @description LAN traffic leaving by the underlay gets the underlay's address (masquerade, only out of the
+             *     underlay interface); tunnel traffic keeps its LAN source.
+             * @default true
+             */
+            masquerade?: boolean;
+            /** @default [] */
+            port_forwards?: components["schemas"]["PortForward"][];
+        };
+        /**
+         * @description Connections to `port` on this appliance's underlay address (or, with `from_link`, arriving through
+         *     that link's tunnel) go to `to`:`to_port`, a host inside one of the appliance's `local_subnets`.
+         */
+        PortForward: {
+            /** @description Unique among the port forwards. */
+            name: components["schemas"]["Name"];
+            description?: string;
+            /** @enum {string} */
+            protocol: "tcp" | "udp";
+            /**
+             * @description The port on the underlay (or on the tunnel, with `from_link`). Not one a tunnel of this
+             *     appliance listens on (a WireGuard or OpenVPN `listen_port`, UDP 500/4500 with IPsec links).
+             */
+            port: number;
+            /** @description The host the connections go to, inside one of the appliance's `local_subnets`. */
+            to: components["schemas"]["IpAddress"];
+            /** @description The host's port. Default `port`. */
+            to_port?: number;
+            /**
+             * @description Forward connections arriving through this link's tunnel (addressed to this appliance there)
+             *     instead of those arriving from the underlay.
+             */
+            from_link?: components["schemas"]["Name"];
         };
         ApplianceSettings: {
             name: components["schemas"]["Name"];
@@ -475,12 +515,42 @@ export interface components {
             enabled?: boolean;
             /** @description Where the remote site answers. Omit when only the remote side initiates (a dynamic address). */
             remote_endpoint?: components["schemas"]["HostPort"];
-            /** @description The remote site's LAN prefixes, routed into this link. */
+            /**
+             * @description The remote site's LAN prefixes, routed into this link (with `netmap.remote`, that prefix is
+             *     routed instead: the real one overlaps this site's own).
+             */
             remote_subnets: components["schemas"]["Cidr"][];
             /** @description This site's prefixes offered to the remote site. Defaults to the appliance's `local_subnets`. */
             local_subnets?: components["schemas"]["Cidr"][];
             /** @description Tunnel MTU. Derived from the underlay MTU minus the tunnel's overhead when unset. */
             mtu?: number;
+            /**
+             * @description Prefix translation (NETMAP) for sites whose LANs overlap: the tunnel carries mapped prefixes
+             *     of the same length, host part kept, and this appliance translates at its edge (source on the
+             *     way out, destination on the way in). The tunnel's allowed-ips, traffic selectors and routes
+             *     name the mapped prefixes; `remote_subnets` and `local_subnets` stay the real ones.
+             *
+             *     Example: both sites have 10.1.0.0/24. On A, the link to B has
+             *     `netmap: {local: 10.11.0.0/24, remote: 10.12.0.0/24}` (`remote_subnets: [10.1.0.0/24]`); on B,
+             *     the imported bundle has `netmap: {local: 10.12.0.0/24, remote: 10.11.0.0/24}`. Host A
+             *     10.1.0.5 reaches host B 10.1.0.7 at 10.12.0.7, and B sees it come from 10.11.0.5.
+             */
+            netmap?: {
+                /**
+                 * @description This site's local subnet as the remote site sees it. The link's effective local subnets
+                 *     (`local_subnets`, else the appliance's) must be exactly one prefix of the same length and
+                 *     family. On IPsec links the appliance puts the first address of this prefix on `lo` (label
+                 *     `lo:weft`): charon needs a local address inside the local traffic selector.
+                 */
+                local?: components["schemas"]["Cidr"];
+                /**
+                 * @description The remote site's subnet as this site sees it; `remote_subnets` must be exactly one prefix
+                 *     of the same length and family, and may then overlap this site's own. The far end presents
+                 *     its LAN under this prefix: a Weft far end does it with its own `netmap.local`, which the
+                 *     exported bundle sets; a third-party device must translate it itself.
+                 */
+                remote?: components["schemas"]["Cidr"];
+            };
         };
         WireGuardLink: {
             /** @constant */
@@ -753,8 +823,11 @@ export interface components {
         Plan: {
             /** @description Differences between the active document and the new one, by resource. */
             changes: {
-                /** @enum {string} */
-                kind: "appliance" | "link" | "route";
+                /**
+                 * @description `nat` is the masquerade setting (name `masquerade`); `port-forward` one of `nat.port_forwards`.
+                 * @enum {string}
+                 */
+                kind: "appliance" | "link" | "route" | "nat" | "port-forward";
                 name: string;
                 /** @enum {string} */
                 op: "create" | "update" | "delete";

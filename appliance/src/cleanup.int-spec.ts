@@ -1,6 +1,6 @@
 // `weft cleanup` as an operator runs it (the compiled main.js, a child process), inside the namespace
 // tools/test.mjs makes: it removes Weft's table and rule and what a SIGKILLed charon leaves in its own
-// table (core's owned.ts), and nothing else.
+// table (core's owned.ts), the addresses it labelled lo:weft, and nothing else.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -9,7 +9,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import { CHARON_RULE_PRIORITY, CHARON_TABLE, WEFT_RULE_PRIORITY, WEFT_TABLE } from '@weft/core';
+import {
+  CHARON_RULE_PRIORITY,
+  CHARON_TABLE,
+  WEFT_LOOPBACK_LABEL,
+  WEFT_RULE_PRIORITY,
+  WEFT_TABLE,
+} from '@weft/core';
 import { assertInsideThrowawayNetns, ip } from '@weft/core/testing';
 
 assertInsideThrowawayNetns();
@@ -44,6 +50,9 @@ void describe('weft cleanup (real kernel)', () => {
       await ip('route', 'add', 'unreachable', prefix, 'table', table);
     }
     await ip('-6', 'rule', 'add', 'priority', String(CHARON_RULE_PRIORITY), 'table', String(CHARON_TABLE.id));
+    // What the IPsec driver adds for a NETMAP link, and somebody else's address on lo.
+    await ip('address', 'add', '10.96.0.1/32', 'dev', 'lo', 'label', WEFT_LOOPBACK_LABEL);
+    await ip('address', 'add', '10.95.0.1/32', 'dev', 'lo', 'label', 'lo:other');
   });
 
   after(() => rmSync(dataDir, { recursive: true, force: true }));
@@ -59,5 +68,8 @@ void describe('weft cleanup (real kernel)', () => {
     }
     assert.equal((await shown('rule', 'show', 'table', FOREIGN.table)).length, 1);
     assert.equal((await shown('route', 'show', 'table', FOREIGN.table)).length, 1);
+    const lo = (await shown('-4', 'address', 'show', 'dev', 'lo')).join('\n');
+    assert.doesNotMatch(lo, /10\.96\.0\.1/, 'the lo:weft address is gone');
+    assert.match(lo, /10\.95\.0\.1\/32 .*lo:other/, 'the other address stays');
   });
 });

@@ -8,27 +8,42 @@ import { waitFor } from './wait-for.js';
  * Captures `packets` IPv4 packets (ARP left out) on `site`'s wan0 while `during` runs; returns
  * tcpdump's one-line summaries. Throws when fewer arrive within the timeout.
  */
-export async function captureUnderlay(
+export function captureUnderlay(
   site: Site,
   packets: number,
   during: () => Promise<unknown>,
   timeoutMs = 10_000,
 ): Promise<string[]> {
+  return captureIn(site.netns, 'wan0', packets, during, { timeoutMs });
+}
+
+/**
+ * Captures `packets` packets matching `filter` (tcpdump syntax; default IPv4 without ARP) on `ifname`
+ * in network namespace `netns` while `during` runs; returns tcpdump's one-line summaries.
+ */
+export async function captureIn(
+  netns: string,
+  ifname: string,
+  packets: number,
+  during: () => Promise<unknown>,
+  options: { filter?: string; timeoutMs?: number } = {},
+): Promise<string[]> {
+  const timeoutMs = options.timeoutMs ?? 10_000;
   const capture = spawn(
     'ip',
     [
       'netns',
       'exec',
-      site.netns,
+      netns,
       'tcpdump',
       '-n',
       '-l',
       '-p',
       '-i',
-      'wan0',
+      ifname,
       '-c',
       String(packets),
-      'not arp and not ip6',
+      options.filter ?? 'not arp and not ip6',
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );

@@ -8,7 +8,7 @@ export {
   type ApplianceCommand,
   type ApplianceLaunch,
 } from './appliance-command.js';
-export { captureUnderlay } from './capture.js';
+export { captureIn, captureUnderlay } from './capture.js';
 export { ExecError, formatArgv, inNetns, run, type ExecOptions, type ExecResult } from './exec.js';
 export { listNetns, listRootLinks, mgmtNetsInUse } from './host.js';
 export { Lab, sweepStale, type LabOptions, type SweepOptions, type SweepReport } from './lab.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { hasHostBits, networkOf, overlaps, parseIp, parsePrefix } from './cidr.js';
+import { firstHostOf, hasHostBits, networkOf, overlaps, parseIp, parsePrefix } from './cidr.js';
 
 const p = (s: string) => {
   const x = parsePrefix(s);
@@ -24,6 +24,13 @@ describe('cidr', () => {
     ]) {
       assert.equal(parsePrefix(bad), undefined, bad);
     }
+  });
+
+  it('names the first host of a prefix as a host prefix', () => {
+    assert.equal(firstHostOf(p('10.11.0.0/24')), '10.11.0.1/32');
+    assert.equal(firstHostOf(p('10.11.0.0/31')), '10.11.0.0/32');
+    assert.equal(firstHostOf(p('10.11.0.9/32')), '10.11.0.9/32');
+    assert.equal(firstHostOf(p('fd00:11::/64')), 'fd00:11::1/128');
   });
 
   it('finds host bits and names the network', () => {

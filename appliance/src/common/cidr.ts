@@ -120,6 +120,17 @@ export function networkOf(p: Prefix): string {
   return `${formatIp(p.family, p.addr & mask(p.family, p.len))}/${p.len}`;
 }
 
+/**
+ * The first host of a prefix as a host prefix (/32, /128): 10.11.0.0/24 → 10.11.0.1/32. A /31, /32
+ * (/127, /128) has no network address to skip: its first address.
+ */
+export function firstHostOf(p: Prefix): string {
+  const full = bits(p.family);
+  const network = p.addr & mask(p.family, p.len);
+  const host = p.len >= full - 1 ? network : network + 1n;
+  return `${formatIp(p.family, host)}/${full}`;
+}
+
 export function overlaps(a: Prefix, b: Prefix): boolean {
   if (a.family !== b.family) return false;
   const len = Math.min(a.len, b.len);

@@ -3,7 +3,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { NormalizedDocument, PlanChange } from './document.js';
 
 function diffNamed<T extends { name: string }>(
-  kind: 'link' | 'route',
+  kind: 'link' | 'route' | 'port-forward',
   before: T[],
   after: T[],
 ): PlanChange[] {
@@ -30,5 +30,9 @@ export function diffDocuments(
   }
   changes.push(...diffNamed('link', before?.links ?? [], after.links));
   changes.push(...diffNamed('route', before?.routes ?? [], after.routes));
+  if (before && before.nat.masquerade !== after.nat.masquerade) {
+    changes.push({ kind: 'nat', name: 'masquerade', op: 'update' });
+  }
+  changes.push(...diffNamed('port-forward', before?.nat.port_forwards ?? [], after.nat.port_forwards));
   return changes;
 }

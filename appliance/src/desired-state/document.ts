@@ -6,6 +6,9 @@ export type Link = Schemas['Link'];
 export type WireGuardLink = Schemas['WireGuardLink'];
 export type Route = Schemas['Route'];
 export type ApplianceSettings = Schemas['ApplianceSettings'];
+export type NatSettings = Schemas['NatSettings'];
+export type PortForward = Schemas['PortForward'];
+export type Netmap = NonNullable<Schemas['LinkCommon']['netmap']>;
 export type Plan = Schemas['Plan'];
 export type PlanAction = Schemas['PlanAction'];
 export type PlanChange = Plan['changes'][number];
@@ -14,15 +17,22 @@ export type RevisionState = Schemas['RevisionState'];
 /** The document schema version this build writes. */
 export const DOCUMENT_SCHEMA_VERSION = 1;
 
-/** A document in its full form: every optional list present, version stamped. */
+/** A document in its full form: every optional list present, NAT defaults filled, version stamped. */
 export interface NormalizedDocument extends ConfigDocument {
   schema_version: 1;
   links: Link[];
   routes: Route[];
+  nat: Required<NatSettings>;
 }
 
 export function emptyDocument(name = 'weft'): NormalizedDocument {
-  return { schema_version: 1, appliance: { name, local_subnets: [] }, links: [], routes: [] };
+  return {
+    schema_version: 1,
+    appliance: { name, local_subnets: [] },
+    links: [],
+    routes: [],
+    nat: { masquerade: true, port_forwards: [] },
+  };
 }
 
 /**
@@ -56,12 +66,43 @@ export function normalize(doc: ConfigDocument): NormalizedDocument {
     appliance: { ...copy.appliance, local_subnets: copy.appliance.local_subnets ?? [] },
     links: copy.links ?? [],
     routes: copy.routes ?? [],
+    // Documents stored before `nat` existed read as the defaults: no migration needed.
+    nat: {
+      masquerade: copy.nat?.masquerade ?? true,
+      port_forwards: copy.nat?.port_forwards ?? [],
+    },
   };
 }
 
 /** The subnets a link offers the remote site: its own list, else the appliance's. */
 export function effectiveLocalSubnets(doc: ConfigDocument, link: Link): string[] {
   return link.local_subnets ?? doc.appliance.local_subnets ?? [];
+}
+
+// NETMAP (prefix translation for overlapping subnets). A netmapped link has two views of its prefixes:
+// - on the wire (wireSubnets): what the tunnel carries and the routing core routes — WireGuard
+//   allowed-ips, IPsec traffic selectors, OpenVPN routes and iroutes, the routes into the link in
+//   Weft's table, and what a third-party device is told to send and expect;
+// - real (effectiveLocalSubnets, link.remote_subnets): what the LANs actually use — the NAT rules that
+//   translate between the two (snat/dnat prefix, masquerade of the LAN), port-forward targets, verify's
+//   overlap checks of the appliance's own LAN, and the real subnets an exported Weft bundle hands the
+//   far end (it translates them on its side with the mirrored netmap).
+// A real remote subnet of a link with netmap.remote is never routed: it overlaps this site's own LAN.
+
+export interface WireSubnets {
+  /** This site's prefixes as the tunnel carries them (the remote site sees this site here). */
+  local: string[];
+  /** The remote site's prefixes as the tunnel carries them (this site reaches the remote site here). */
+  remote: string[];
+}
+
+/** The link's prefixes as they appear on its tunnel. */
+export function wireSubnets(doc: ConfigDocument, link: Link): WireSubnets {
+  const netmap = link.netmap;
+  return {
+    local: netmap?.local !== undefined ? [netmap.local] : [...effectiveLocalSubnets(doc, link)],
+    remote: netmap?.remote !== undefined ? [netmap.remote] : [...link.remote_subnets],
+  };
 }
 
 /** Write-only secrets are kept when a change leaves them out, so GET → edit → PUT keeps them. */

@@ -110,6 +110,27 @@ describe('CoreRoutingDriver', () => {
     );
   });
 
+  it('routes a netmapped link’s mapped remote net, never its real one (it overlaps our own LAN)', async () => {
+    const routing = new FakeRouting();
+    routing.up.add('wg-to-b');
+    const driver = new CoreRoutingDriver(routing, (l) => `wg-${l.name}`, silentLogger());
+    const doc = normalize({
+      appliance: { name: 'a', local_subnets: ['10.1.0.0/24'] },
+      links: [
+        {
+          ...link,
+          remote_subnets: ['10.1.0.0/24'],
+          netmap: { local: '10.11.0.0/24', remote: '10.12.0.0/24' },
+        },
+      ],
+    });
+    await driver.apply(await driver.plan(doc));
+    assert.deepEqual(routing.routes.map((r) => `${r.destination} ${r.kind} ${r.dev ?? ''}`).sort(), [
+      '10.12.0.0/24 unicast wg-to-b',
+      '10.12.0.0/24 unreachable ',
+    ]);
+  });
+
   it('names the step that failed', async () => {
     const routing = new FakeRouting();
     routing.failOn = '10.50.0.0/24';

@@ -4,7 +4,7 @@
 import type { OwnedRoute, RouteAction } from '@weft/core';
 import type { PinoLogger } from 'nestjs-pino';
 import type { FieldProblem } from '../common/errors.js';
-import type { Link, NormalizedDocument } from '../desired-state/document.js';
+import { wireSubnets, type Link, type NormalizedDocument } from '../desired-state/document.js';
 import {
   StepFailedError,
   type DriverStep,
@@ -92,7 +92,9 @@ export class CoreRoutingDriver implements ModuleDriver {
     }
     for (const link of doc.links) {
       const dev = upDev.get(link.name);
-      for (const prefix of link.remote_subnets) {
+      // The remote site as the tunnel carries it: with netmap.remote the mapped prefix, never the real
+      // remote subnet, which overlaps this site's own LAN (the NAT core translates at the edge).
+      for (const prefix of wireSubnets(doc, link).remote) {
         add({ destination: prefix, kind: 'unreachable', metric: FALLBACK_METRIC });
         if (dev) add({ destination: prefix, kind: 'unicast', dev, metric: LINK_ROUTE_METRIC });
       }

@@ -3,6 +3,7 @@
 import {
   CHARON_RULE_PRIORITY,
   CHARON_TABLE,
+  NftService,
   ProcSysctl,
   NodeFileAdapter,
   RoutingCore,
@@ -39,10 +40,11 @@ import type { PinoLogger } from 'nestjs-pino';
 import type { BootConfig } from '../boot/boot-config.js';
 import type { DesiredStateStore } from '../desired-state/desired-state.store.js';
 import type { ModuleDriver } from '../reconciler/module-driver.js';
+import { CoreNatDriver, type NftPort } from './core-nat.driver.js';
 import { CoreRoutingDriver, type RoutingPort } from './core-routing.driver.js';
 import { IpsecCredentials } from './ipsec.credentials.js';
 import { IpsecDriver } from './ipsec.driver.js';
-import { ViciIpsecPort } from './ipsec.port.js';
+import { LoopbackAddresses, ViciIpsecPort } from './ipsec.port.js';
 import { OpenvpnDriver, type OpenvpnEnv } from './openvpn.driver.js';
 import { SupervisedOpenvpnPort } from './openvpn.port.js';
 import { interfaceOf, WireGuardDriver, type WireGuardEnv, type WireGuardPort } from './wireguard.driver.js';
@@ -99,6 +101,30 @@ export class NetlinkRoutingPort implements RoutingPort {
   close(): void {
     void this.netlink.close();
   }
+}
+
+/** The interface the IPv4 default route leaves by (the underlay when none is configured). */
+async function defaultRouteInterface(port: NetlinkRoutingPort): Promise<string | undefined> {
+  const def = (await port.netlink.listRoutes({ table: 254, family: 'inet' })).find(
+    (r) => r.destination === '0.0.0.0/0',
+  );
+  if (def?.ifindex === undefined) return undefined;
+  return (await port.netlink.listLinks()).find((l) => l.index === def.ifindex)?.name;
+}
+
+/** The core's nftables service behind the NAT driver's port. */
+function nftPort(processes: NodeProcessRunner): NftPort {
+  const nft = new NftService(processes);
+  return {
+    unavailable: async () =>
+      (await processes.findExecutable('nft')) ? undefined : 'nftables is not installed: apt install nftables',
+    apply: (desired) => nft.apply(desired),
+    drift: async (desired) => {
+      const d = await nft.drifted(desired);
+      return d.drifted ? (d.differences.length > 0 ? d.differences : ['table differs']) : [];
+    },
+    cleanup: () => nft.cleanup(),
+  };
 }
 
 /** Underlay MTU: the named interface's, else the one the IPv4 default route leaves by. */
@@ -159,6 +185,7 @@ async function createIpsecDriver(
   boot: BootConfig,
   store: DesiredStateStore,
   log: PinoLogger,
+  netlink: NetlinkAdapter,
 ): Promise<{ driver: IpsecDriver; credentials: IpsecCredentials }> {
   const dir = join(boot.dataDir, 'ipsec');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -186,7 +213,7 @@ async function createIpsecDriver(
       if (e.type === 'restarted' || e.type === 'adopted') made.driver?.notifyChange(`charon ${e.type}`);
     },
   });
-  const port = new ViciIpsecPort(supervisor, dataplane);
+  const port = new ViciIpsecPort(supervisor, dataplane, new LoopbackAddresses(netlink));
   const state = store.moduleState('ipsec');
   const credentials = new IpsecCredentials(
     state,
@@ -311,7 +338,7 @@ export async function createModuleDrivers(
   };
   const driver = new WireGuardDriver(port, store.moduleState('wireguard'), env, wgLog);
   made.driver = driver;
-  const { driver: ipsec, credentials } = await createIpsecDriver(boot, store, ipsecLog);
+  const { driver: ipsec, credentials } = await createIpsecDriver(boot, store, ipsecLog, routing.netlink);
   const openvpn = await createOpenvpnDriver(boot, store, openvpnLog, credentials, {
     underlayMtu: (ifname) => underlayMtu(routing, ifname),
     now: () => new Date(),
@@ -324,7 +351,14 @@ export async function createModuleDrivers(
       : link.type === 'openvpn'
         ? openvpn.interfaceOf(link)
         : interfaceOf(link);
-  return [driver, ipsec, openvpn, new CoreRoutingDriver(routing, linkInterface, coreLog)];
+  const nat = new CoreNatDriver(
+    nftPort(new NodeProcessRunner()),
+    linkInterface,
+    { underlay: async (ifname) => ifname ?? (await defaultRouteInterface(routing)) },
+    store.moduleState('nat'),
+    coreLog,
+  );
+  return [driver, ipsec, openvpn, new CoreRoutingDriver(routing, linkInterface, coreLog), nat];
 }
 
 /**
@@ -344,8 +378,14 @@ function cleanupCharonRouting(netlink: NetlinkAdapter): Promise<unknown> {
 export async function cleanupOwnedState(): Promise<void> {
   const port = new NetlinkRoutingPort();
   try {
-    // Both, even when one fails: a half-done cleanup is worth less than a full report.
-    const results = await Promise.allSettled([port.cleanup(), cleanupCharonRouting(port.netlink)]);
+    // All, even when one fails: a half-done cleanup is worth less than a full report. The addresses
+    // on lo are those the IPsec driver adds for NETMAP links (labelled lo:weft; IPv4 only).
+    const results = await Promise.allSettled([
+      port.cleanup(),
+      cleanupCharonRouting(port.netlink),
+      new LoopbackAddresses(port.netlink).removeLabelled(),
+      nftPort(new NodeProcessRunner()).cleanup(),
+    ]);
     const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
     if (failures.length > 0) throw new AggregateError(failures, 'weft cleanup: some owned state remains');
   } finally {

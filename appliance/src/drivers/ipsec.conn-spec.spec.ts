@@ -108,6 +108,33 @@ describe('IPsec link → charon connection', () => {
     assert.throws(() => ipsecSwanctl(docWith(toB, null), toB), /no public_endpoint/);
   });
 
+  it('NETMAP: selectors name the mapped nets; the bundle has the real subnets and the mirrored netmap', () => {
+    const mapped: IpsecLink = {
+      ...toB,
+      remote_subnets: ['10.1.0.0/24'],
+      netmap: { local: '10.11.0.0/24', remote: '10.12.0.0/24' },
+    };
+    const doc = docWith(mapped);
+    const a = connSpecOf(doc, mapped);
+    assert.deepEqual([a.localTs, a.remoteTs], [['10.11.0.0/24'], ['10.12.0.0/24']]);
+    const bundle = ipsecBundle(doc, mapped) as IpsecLink;
+    assert.deepEqual(
+      [bundle.remote_subnets, bundle.local_subnets, bundle.netmap],
+      [['10.1.0.0/24'], ['10.1.0.0/24'], { local: '10.12.0.0/24', remote: '10.11.0.0/24' }],
+    );
+    // B's selectors, from the bundle on its side, are A's swapped.
+    const docB = normalize({
+      appliance: { name: 'site-b', public_endpoint: '203.0.113.11', local_subnets: ['10.1.0.0/24'] },
+      links: [bundle],
+    });
+    const b = connSpecOf(docB, bundle);
+    assert.deepEqual([b.localTs, b.remoteTs], [a.remoteTs, a.localTs]);
+    const text = ipsecSwanctl(doc, mapped);
+    assert.match(text, /local_ts = 10\.12\.0\.0\/24\n\s+remote_ts = 10\.11\.0\.0\/24/);
+    assert.match(text, /# NETMAP: this device must present its LAN \(10\.1\.0\.0\/24\) as 10\.12\.0\.0\/24/);
+    assert.doesNotMatch(ipsecSwanctl(docWith(toB), toB), /NETMAP/);
+  });
+
   it('verify: a key is needed, aggressive mode only when allowed and in IKEv1', () => {
     const bad: IpsecLink = { ...toB, ipsec: { version: 'ikev1', ikev1_mode: 'aggressive' } };
     assert.deepEqual(

@@ -11,9 +11,16 @@ import {
   type IpsecConnSpec,
 } from '@weft/ipsec';
 import type { Schemas } from '@weft/api-spec';
+import { firstHostOf, parsePrefix } from '../common/cidr.js';
 import type { FieldProblem } from '../common/errors.js';
 import { ConflictError } from '../common/errors.js';
-import { effectiveLocalSubnets, type Link, type NormalizedDocument } from '../desired-state/document.js';
+import {
+  effectiveLocalSubnets,
+  wireSubnets,
+  type Link,
+  type NormalizedDocument,
+} from '../desired-state/document.js';
+import { mirroredNetmap, thirdPartyNetmapNote } from '../desired-state/netmap.js';
 
 export type IpsecLink = Schemas['IpsecLink'];
 export type IpsecSettings = Schemas['IpsecSettings'];
@@ -37,6 +44,18 @@ function splitHostPort(hostPort: string): { host: string; port: number } {
   return { host: hostPort.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(hostPort.slice(i + 1)) };
 }
 
+/**
+ * The address charon needs on `lo` for a link with netmap.local: the mapped net's first host, as a
+ * host prefix. kernel-libipsec routes a CHILD_SA's remote net with a source inside the local traffic
+ * selector and fails without one (LAB-NOTES: "error installing route", TS_UNACCEPTABLE at the peer);
+ * with NETMAP that selector is the mapped net, which no interface has.
+ */
+export function loopbackAddressOf(link: IpsecLink): string | undefined {
+  const text = link.netmap?.local;
+  const p = text === undefined ? undefined : parsePrefix(text);
+  return p ? firstHostOf(p) : undefined;
+}
+
 /** The connection this appliance loads into charon for `link`. */
 export function connSpecOf(doc: NormalizedDocument, link: IpsecLink): IpsecConnSpec {
   const s: IpsecSettings = link.ipsec ?? {};
@@ -48,6 +67,9 @@ export function connSpecOf(doc: NormalizedDocument, link: IpsecLink): IpsecConnS
     s.local_id ?? (imported ? importedIdentity(s.local_certificate ?? '') : doc.appliance.public_endpoint);
   const leaf = imported ? certificateBlocks(s.local_certificate ?? '')?.[0] : undefined;
   const remoteId = s.remote_id ?? remote?.host;
+  // Traffic selectors name the prefixes as the tunnel carries them (kernel-libipsec reads packets after
+  // POSTROUTING, so after the NAT core mapped them).
+  const wire = wireSubnets(doc, link);
   return {
     name: link.name,
     version,
@@ -65,8 +87,8 @@ export function connSpecOf(doc: NormalizedDocument, link: IpsecLink): IpsecConnS
     ...(imported && s.local_ca ? { localCa: s.local_ca } : {}),
     ikeProposals: s.ike_proposals ?? DEFAULT_IKE_PROPOSALS,
     espProposals: s.esp_proposals ?? DEFAULT_ESP_PROPOSALS,
-    localTs: effectiveLocalSubnets(doc, link),
-    remoteTs: link.remote_subnets,
+    localTs: wire.local,
+    remoteTs: wire.remote,
     dpdDelay: s.dpd_delay ?? 30,
     dpdAction: s.dpd_action ?? 'restart',
     startAction: s.start_action ?? (remote ? 'initiate' : 'wait'),
@@ -245,13 +267,15 @@ function ownCa(ownCaCertificate: string | undefined): string {
 /**
  * The remote Weft appliance's side of this link, as a body for its `POST /links`. With certificates it
  * carries the CA this side's certificate chains to (this appliance's, or `local_ca` for an imported
- * one) as the remote side's `remote_ca`, and no secret at all.
+ * one) as the remote side's `remote_ca`, and no secret at all. The subnets are the real ones and the
+ * netmap is mirrored: the far end's selectors then come out as ours swapped.
  */
 export function ipsecBundle(doc: NormalizedDocument, link: IpsecLink, ownCaCertificate?: string): Link {
   const mine = connSpecOf(doc, link);
   const host = publicEndpoint(doc);
   const s = link.ipsec ?? {};
   const certificate = s.auth === 'certificate';
+  const netmap = mirroredNetmap(link);
   const settings: IpsecSettings = {
     version: mine.version,
     ...(s.ikev1_mode ? { ikev1_mode: s.ikev1_mode } : {}),
@@ -274,8 +298,9 @@ export function ipsecBundle(doc: NormalizedDocument, link: IpsecLink, ownCaCerti
     type: 'ipsec',
     description: `IPsec link to ${doc.appliance.name} (exported from its link "${link.name}")`,
     remote_endpoint: `${host.includes(':') ? `[${host}]` : host}:${IKE_PORT}`,
-    remote_subnets: mine.localTs.slice(),
-    local_subnets: mine.remoteTs.slice(),
+    remote_subnets: [...effectiveLocalSubnets(doc, link)],
+    local_subnets: [...link.remote_subnets],
+    ...(netmap ? { netmap } : {}),
     ipsec: settings,
   };
 }
@@ -310,9 +335,11 @@ export function ipsecSwanctl(doc: NormalizedDocument, link: IpsecLink, ownCaCert
   delete theirs.remoteId;
   if (mine.remoteId) theirs.localId = mine.remoteId;
   if (mine.localId) theirs.remoteId = mine.localId;
+  const note = thirdPartyNetmapNote(link);
   const header = [
     `swanctl.conf for the remote end of the IPsec link "${link.name}" of Weft appliance "${doc.appliance.name}".`,
     'Load it with: swanctl --load-all --file <this file>',
+    ...(note ? [note] : []),
   ];
   if (!certificate) return renderSwanctl(theirs, link.ipsec?.preshared_key, header);
   const ca = caFor(link, ownCaCertificate);

@@ -86,6 +86,24 @@ class FakeCharon implements IpsecPort {
       return;
     }
   }
+  /** Addresses on lo: cidr → labelled lo:weft. */
+  lo = new Map<string, boolean>([
+    ['127.0.0.1/8', false],
+    ['::1/128', false],
+  ]);
+  loopbackAddresses(): Promise<{ cidr: string; labelled: boolean }[]> {
+    return Promise.resolve([...this.lo].map(([cidr, labelled]) => ({ cidr, labelled })));
+  }
+  addLoopbackAddress(cidr: string): Promise<void> {
+    this.calls.push(`addr add ${cidr}`);
+    this.lo.set(cidr, !cidr.includes(':'));
+    return Promise.resolve();
+  }
+  removeLoopbackAddress(cidr: string): Promise<void> {
+    this.calls.push(`addr del ${cidr}`);
+    this.lo.delete(cidr);
+    return Promise.resolve();
+  }
 }
 
 /** PEM-shaped stand-ins whose body names what they are. */
@@ -350,6 +368,136 @@ describe('IpsecDriver', () => {
     } finally {
       await timed.stop();
     }
+  });
+});
+
+describe('IpsecDriver: local addresses for NETMAP links (kernel-libipsec)', () => {
+  let charon: FakeCharon;
+  let state: MemoryModuleState;
+  let driver: IpsecDriver;
+  const mapped = (name: string, local: string, remote = '10.2.0.0/24'): Link => ({
+    ...toB(),
+    name,
+    remote_subnets: [remote],
+    netmap: { local },
+  });
+
+  beforeEach(async () => {
+    charon = new FakeCharon();
+    state = new MemoryState();
+    driver = new IpsecDriver(charon, state, silentLogger());
+    await driver.start();
+  });
+  afterEach(async () => {
+    await driver.stop();
+  });
+
+  it('plans the first host of netmap.local on lo before the connection, once per mapped net', async () => {
+    const d = doc([mapped('to-b', '10.11.0.0/24'), mapped('to-c', '10.11.0.0/24', '10.3.0.0/24')]);
+    const steps = await driver.plan(d);
+    assert.deepEqual(
+      steps.map((s) => [s.action.op, s.action.target]),
+      [
+        ['create', 'charon'],
+        ['create', 'address 10.11.0.1/32 dev lo'],
+        ['create', 'connection to-b'],
+        ['create', 'connection to-c'],
+      ],
+    );
+    assert.match(steps[1]?.action.summary ?? '', /lo:weft.*netmap\.local of "to-b", "to-c"/);
+    await driver.apply(steps);
+    assert.deepEqual(charon.calls.slice(0, 2), ['start', 'addr add 10.11.0.1/32']);
+    assert.equal(charon.lo.get('10.11.0.1/32'), true, 'labelled');
+    assert.deepEqual(state.get('addr:10.11.0.1/32'), '1');
+    assert.deepEqual(await driver.plan(d), [], 'nothing left to do');
+  });
+
+  it('the traffic selectors name the mapped net', async () => {
+    await driver.apply(await driver.plan(doc([mapped('to-b', '10.11.0.0/24')])));
+    const children = (charon.conns.get('to-b')?.['to-b'] as Record<string, unknown>)?.children as Record<
+      string,
+      Record<string, unknown>
+    >;
+    assert.deepEqual(children['to-b']?.local_ts, ['10.11.0.0/24']);
+  });
+
+  it('removes the address when the last link mapping to it goes, after unloading it; charon stops', async () => {
+    await driver.apply(
+      await driver.plan(doc([mapped('to-b', '10.11.0.0/24'), mapped('to-c', '10.11.0.0/24', '10.3.0.0/24')])),
+    );
+    const fewer = await driver.plan(doc([mapped('to-b', '10.11.0.0/24')]));
+    assert.deepEqual(
+      fewer.map((s) => s.action.target),
+      ['connection to-c'],
+      'still needed by to-b',
+    );
+    await driver.apply(fewer);
+    const other = await driver.plan(doc([mapped('to-b', '10.21.0.0/24')]));
+    assert.deepEqual(
+      other.map((s) => [s.action.op, s.action.target]),
+      [
+        ['create', 'address 10.21.0.1/32 dev lo'],
+        ['update', 'connection to-b'],
+        ['delete', 'address 10.11.0.1/32 dev lo'],
+      ],
+    );
+    await driver.apply(other);
+    const none = await driver.plan(doc([]));
+    assert.deepEqual(
+      none.map((s) => [s.action.op, s.action.target]),
+      [
+        ['delete', 'charon'],
+        ['delete', 'connection to-b'],
+        ['delete', 'address 10.21.0.1/32 dev lo'],
+      ],
+    );
+    await driver.apply(none);
+    assert.deepEqual([...charon.lo.keys()], ['127.0.0.1/8', '::1/128']);
+    assert.deepEqual(state.entries(), []);
+  });
+
+  it('a labelled address state forgot (a crash) is removed; someone else’s is used and left alone', async () => {
+    charon.lo.set('10.31.0.1/32', true);
+    charon.lo.set('10.11.0.1/32', false);
+    const steps = await driver.plan(doc([mapped('to-b', '10.11.0.0/24')]));
+    assert.deepEqual(
+      steps.map((s) => s.action.target),
+      ['charon', 'connection to-b', 'address 10.31.0.1/32 dev lo'],
+    );
+    await driver.apply(steps);
+    assert.equal(state.get('addr:10.11.0.1/32'), undefined, 'not ours');
+    const later = await driver.plan(doc([]));
+    assert.deepEqual(
+      later.map((s) => s.action.target),
+      ['charon', 'connection to-b'],
+      'never removes an address it did not add',
+    );
+  });
+
+  it('an IPv6 mapped net: its /128 is remembered in state (no label) and removed from there', async () => {
+    const v6 = (local: string): Link => ({
+      ...toB(),
+      remote_subnets: ['fd00:2::/64'],
+      netmap: { local },
+    });
+    const d = normalize({
+      appliance: { name: 'site-a', public_endpoint: '203.0.113.10', local_subnets: ['fd00:1::/64'] },
+      links: [v6('fd00:11::/64')],
+    });
+    await driver.apply(await driver.plan(d));
+    assert.equal(charon.lo.get('fd00:11::1/128'), false);
+    assert.equal(state.get('addr:fd00:11::1/128'), '1');
+    await driver.apply(await driver.plan(doc([])));
+    assert.equal(charon.lo.has('fd00:11::1/128'), false);
+  });
+
+  it('cleanup removes labelled and remembered addresses, nothing else', async () => {
+    await driver.apply(await driver.plan(doc([mapped('to-b', '10.11.0.0/24')])));
+    charon.lo.set('10.41.0.1/32', true);
+    charon.lo.set('10.51.0.1/32', false);
+    await driver.cleanup();
+    assert.deepEqual([...charon.lo.keys()].sort(), ['10.51.0.1/32', '127.0.0.1/8', '::1/128']);
+    assert.deepEqual(state.entries(), []);
   });
 });
 

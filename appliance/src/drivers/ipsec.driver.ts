@@ -19,6 +19,7 @@ import {
   type IpsecConnSpec,
   type IpsecDiagnosis,
 } from '@weft/ipsec';
+import { WEFT_LOOPBACK_LABEL } from '@weft/core';
 import type { PinoLogger } from 'nestjs-pino';
 import { ChangeFeed } from '../reconciler/change-feed.js';
 import type { FieldProblem } from '../common/errors.js';
@@ -34,6 +35,7 @@ import {
   connSpecOf,
   hasImportedCertificate,
   isIpsec,
+  loopbackAddressOf,
   verifyIpsecLinks,
   type IpsecLink,
 } from './ipsec.conn-spec.js';
@@ -87,6 +89,15 @@ export interface IpsecPort {
   listSas(): Promise<IpsecIkeSa[]>;
   /** charon's log lines for diagnosis, while it runs (across restarts); ends when `signal` aborts. */
   logs(signal: AbortSignal): AsyncIterable<CharonLogLine>;
+  /**
+   * The addresses on `lo`, each with whether it carries Weft's label (`lo:weft`, core's owned.ts).
+   * Only IPv4 addresses have labels: an IPv6 one is the driver's only if it remembers adding it.
+   */
+  loopbackAddresses(): Promise<{ cidr: string; labelled: boolean }[]>;
+  /** Puts a host prefix on `lo`, IPv4 labelled `lo:weft`; one already there is fine (`ip addr replace`). */
+  addLoopbackAddress(cidr: string): Promise<void>;
+  /** Takes a host prefix off `lo`; one already gone is fine. */
+  removeLoopbackAddress(cidr: string): Promise<void>;
 }
 
 type Payload =
@@ -106,7 +117,8 @@ type Payload =
       hash: string;
       replace: boolean;
     }
-  | { kind: 'unload'; name: string };
+  | { kind: 'unload'; name: string }
+  | { kind: 'address'; op: 'add' | 'remove'; cidr: string };
 
 /** How long a diagnosis stays on a link without a new failure once the SA is up again. */
 const DIAGNOSIS_TTL_MS = 10 * 60_000;
@@ -223,13 +235,24 @@ export class IpsecDriver implements ModuleDriver {
       steps.push({ action: { module: this.name, op, target, summary }, payload });
     };
     const running = this.ipsec.isRunning();
+    const addresses = await this.planAddresses(links);
+    const addressStep = (a: { op: 'add' | 'remove'; cidr: string; why: string }): void =>
+      step(
+        a.op === 'add' ? 'create' : 'delete',
+        `address ${a.cidr} dev lo`,
+        `${a.op} ${a.cidr} on lo (${WEFT_LOOPBACK_LABEL}): ${a.why}`,
+        { kind: 'address', op: a.op, cidr: a.cidr },
+      );
     if (links.length === 0) {
       if (running) step('delete', 'charon', 'stop charon: no IPsec link left', { kind: 'stop' });
       for (const name of this.loadedNames())
         step('delete', `connection ${name}`, `forget connection ${name}`, { kind: 'unload', name });
+      addresses.filter((a) => a.op === 'remove').forEach(addressStep);
       return steps;
     }
     if (!running) step('create', 'charon', `start charon (${this.ipsec.dataplane})`, { kind: 'start' });
+    // Before the connections: a CHILD_SA installed without its local address fails its route.
+    addresses.filter((a) => a.op === 'add').forEach(addressStep);
     const observed = running ? new Set(await this.ipsec.connections()) : new Set<string>();
     const desired = new Set<string>();
     for (const link of links) {
@@ -281,7 +304,52 @@ export class IpsecDriver implements ModuleDriver {
       if (!desired.has(name))
         step('delete', `connection ${name}`, `unload IPsec connection ${name}`, { kind: 'unload', name });
     }
+    // After the connections that used them are gone.
+    addresses.filter((a) => a.op === 'remove').forEach(addressStep);
     return steps;
+  }
+
+  /** Addresses this driver put on `lo`: remembered in module state (IPv6 ones can only be known so). */
+  private rememberedAddresses(): string[] {
+    return this.state
+      .entries()
+      .filter(([k]) => k.startsWith('addr:'))
+      .map(([k]) => k.slice(5));
+  }
+
+  /**
+   * The local addresses charon needs for links with netmap.local (one per mapped net, however many
+   * links share it) against those on `lo` that are ours: labelled `lo:weft`, or remembered. An address
+   * someone else put there is used as it is and never removed.
+   */
+  private async planAddresses(
+    links: IpsecLink[],
+  ): Promise<{ op: 'add' | 'remove'; cidr: string; why: string }[]> {
+    const wanted = new Map<string, string[]>();
+    for (const link of links) {
+      const cidr = loopbackAddressOf(link);
+      if (cidr) wanted.set(cidr, [...(wanted.get(cidr) ?? []), link.name]);
+    }
+    const remembered = this.rememberedAddresses();
+    // Read every time (one dump): a crash between the kernel change and the state write leaves a
+    // labelled address the state does not know, and someone may remove ours behind our back.
+    const present = await this.ipsec.loopbackAddresses();
+    const there = new Set(present.map((a) => a.cidr));
+    const ours = new Set([...present.filter((a) => a.labelled).map((a) => a.cidr), ...remembered]);
+    const out: { op: 'add' | 'remove'; cidr: string; why: string }[] = [];
+    for (const [cidr, names] of wanted) {
+      if (!there.has(cidr)) {
+        out.push({
+          op: 'add',
+          cidr,
+          why: `charon's local address inside netmap.local of ${names.map((n) => `"${n}"`).join(', ')}`,
+        });
+      }
+    }
+    for (const cidr of ours) {
+      if (!wanted.has(cidr)) out.push({ op: 'remove', cidr, why: 'no IPsec link maps to it any more' });
+    }
+    return out;
   }
 
   private loadedNames(): string[] {
@@ -324,6 +392,16 @@ export class IpsecDriver implements ModuleDriver {
             if (p.shared) await this.ipsec.loadShared(p.shared);
             await this.ipsec.loadConn(loadConnMessage(await this.withCertificate(p)));
             loaded[`conn:${p.name}`] = p.hash;
+            break;
+          case 'address':
+            if (p.op === 'add') {
+              await this.ipsec.addLoopbackAddress(p.cidr);
+              loaded[`addr:${p.cidr}`] = '1';
+            } else {
+              await this.ipsec.removeLoopbackAddress(p.cidr);
+              unloaded.push(`addr:${p.cidr}`);
+              delete loaded[`addr:${p.cidr}`];
+            }
             break;
           case 'unload':
             if (this.ipsec.isRunning()) {
@@ -520,7 +598,11 @@ export class IpsecDriver implements ModuleDriver {
 
   async cleanup(): Promise<void> {
     if (this.ipsec.isRunning()) await this.ipsec.stop();
+    const labelled = (await this.ipsec.loopbackAddresses()).filter((a) => a.labelled).map((a) => a.cidr);
+    for (const cidr of new Set([...labelled, ...this.rememberedAddresses()])) {
+      await this.ipsec.removeLoopbackAddress(cidr);
+    }
     for (const [k] of this.state.entries())
-      if (k.startsWith('conn:') || k === 'running') this.state.delete(k);
+      if (k.startsWith('conn:') || k.startsWith('addr:') || k === 'running') this.state.delete(k);
   }
 }

@@ -4,8 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { CharonEvent, CharonState } from '@weft/ipsec';
+import { WEFT_LOOPBACK_LABEL } from '@weft/core';
+import { FakeNetlink } from '@weft/core/testing';
 import { FakeViciServer } from '@weft/ipsec/testing';
-import { LIBIPSEC_INTERFACE, ViciIpsecPort, type CharonControl } from './ipsec.port.js';
+import { LIBIPSEC_INTERFACE, LoopbackAddresses, ViciIpsecPort, type CharonControl } from './ipsec.port.js';
 
 /** A strict stand-in for CharonSupervisor: its state is what the test sets, every call recorded. */
 class FakeCharon implements CharonControl {
@@ -44,7 +46,7 @@ void describe('ViciIpsecPort over the charon supervisor', () => {
   });
 
   void it('runs only while charon answers: running or adopted, not starting, restarting or stopped', () => {
-    const port = new ViciIpsecPort(charon, LIBIPSEC);
+    const port = new ViciIpsecPort(charon, LIBIPSEC, new LoopbackAddresses(new FakeNetlink()));
     const running = (['stopped', 'starting', 'running', 'adopted', 'restarting'] as const).filter((s) => {
       charon.state = s;
       return port.isRunning();
@@ -53,20 +55,70 @@ void describe('ViciIpsecPort over the charon supervisor', () => {
   });
 
   void it('names the data plane, its reason and TUN device from the detection', () => {
-    const lib = new ViciIpsecPort(charon, LIBIPSEC);
+    const lib = new ViciIpsecPort(charon, LIBIPSEC, new LoopbackAddresses(new FakeNetlink()));
     assert.equal(lib.dataplane, 'libipsec');
     assert.equal(lib.reason, 'the kernel has no ESP');
     assert.equal(lib.interfaceName, LIBIPSEC_INTERFACE);
-    const kernel = new ViciIpsecPort(charon, { kind: 'kernel', reason: 'the kernel holds ESP states' });
+    const kernel = new ViciIpsecPort(
+      charon,
+      { kind: 'kernel', reason: 'the kernel holds ESP states' },
+      new LoopbackAddresses(new FakeNetlink()),
+    );
     assert.equal(kernel.interfaceName, undefined);
   });
 
   void it('start() starts charon, then talks VICI on its socket; stop() stops it', async () => {
-    const port = new ViciIpsecPort(charon, LIBIPSEC);
+    const port = new ViciIpsecPort(charon, LIBIPSEC, new LoopbackAddresses(new FakeNetlink()));
     await port.start();
     assert.deepEqual(await port.connections(), ['to-b']);
     await port.stop();
     assert.deepEqual(charon.calls, ['start', 'stop']);
     assert.equal(port.isRunning(), false);
+  });
+});
+
+void describe('LoopbackAddresses (the local addresses charon needs for NETMAP links)', () => {
+  void it('adds IPv4 host prefixes on lo labelled lo:weft, IPv6 ones unlabelled; again is fine', async () => {
+    const netlink = new FakeNetlink();
+    const lo = new LoopbackAddresses(netlink);
+    await lo.add('10.11.0.1/32');
+    await lo.add('10.11.0.1/32');
+    await lo.add('fd00:11::1/128');
+    assert.deepEqual(
+      netlink.calls.map((c) =>
+        c.op === 'addAddress' ? [c.address.ifindex, c.address.cidr, c.address.label] : c.op,
+      ),
+      [
+        [1, '10.11.0.1/32', WEFT_LOOPBACK_LABEL],
+        [1, '10.11.0.1/32', WEFT_LOOPBACK_LABEL],
+        [1, 'fd00:11::1/128', undefined],
+      ],
+    );
+    assert.deepEqual(await lo.list(), [
+      { cidr: '10.11.0.1/32', labelled: true },
+      { cidr: 'fd00:11::1/128', labelled: false },
+    ]);
+  });
+
+  void it('removes one, tolerates one already gone; cleanup removes only the labelled ones', async () => {
+    const netlink = new FakeNetlink();
+    const lo = new LoopbackAddresses(netlink);
+    await lo.add('10.11.0.1/32');
+    await lo.add('10.12.0.1/32');
+    await netlink.addAddress({ ifindex: 1, cidr: '10.99.0.1/32', label: 'lo:other' });
+    await lo.remove('10.11.0.1/32');
+    await lo.remove('10.11.0.1/32');
+    assert.deepEqual(await lo.removeLabelled(), ['10.12.0.1/32']);
+    assert.deepEqual(
+      netlink.addresses.map((a) => a.cidr),
+      ['10.99.0.1/32'],
+    );
+  });
+
+  void it('names the address when the kernel refuses it', async () => {
+    const netlink = new FakeNetlink();
+    netlink.failOn((c) => c.op === 'addAddress', 'EPERM');
+    const lo = new LoopbackAddresses(netlink);
+    await assert.rejects(lo.add('10.11.0.1/32'), /add address 10\.11\.0\.1\/32 dev lo label lo:weft/);
   });
 });

@@ -1,5 +1,7 @@
 // The IPsec driver's port, made of @weft/ipsec's parts: the appliance's charon (run by CharonSupervisor)
-// and a VICI session to it, reconnected whenever charon was restarted.
+// and a VICI session to it, reconnected whenever charon was restarted; and, through the core's netlink
+// adapter, the local addresses charon needs on `lo` for NETMAP links.
+import { findKernelError, WEFT_LOOPBACK_LABEL, type NetlinkAdapter } from '@weft/core';
 import {
   ViciClient,
   ViciCommandFailedError,
@@ -23,6 +25,64 @@ export type CharonControl = Pick<CharonSupervisor, 'state' | 'viciSocket' | 'sta
 export const LIBIPSEC_INTERFACE = 'ipsec0';
 
 const POLL_MS = 500;
+
+/** What the loopback addresses need of the core's netlink adapter. */
+export type LoopbackNetlink = Pick<
+  NetlinkAdapter,
+  'getLinkByName' | 'listAddresses' | 'addAddress' | 'delAddress'
+>;
+
+/**
+ * Host prefixes on `lo` that Weft owns, IPv4 ones labelled WEFT_LOOPBACK_LABEL so that `weft cleanup`
+ * finds them without any state (IPv6 addresses carry no label).
+ */
+export class LoopbackAddresses {
+  constructor(private readonly netlink: LoopbackNetlink) {}
+
+  private async loIndex(): Promise<number> {
+    const lo = await this.netlink.getLinkByName('lo');
+    if (!lo) throw new Error('no loopback interface "lo" in this network namespace');
+    return lo.index;
+  }
+
+  async list(): Promise<{ cidr: string; labelled: boolean }[]> {
+    const ifindex = await this.loIndex();
+    return (await this.netlink.listAddresses({ ifindex })).map((a) => ({
+      cidr: `${a.address}/${a.prefixLength}`,
+      labelled: a.label === WEFT_LOOPBACK_LABEL,
+    }));
+  }
+
+  async add(cidr: string): Promise<void> {
+    const ifindex = await this.loIndex();
+    const v4 = !cidr.includes(':');
+    try {
+      await this.netlink.addAddress({ ifindex, cidr, ...(v4 ? { label: WEFT_LOOPBACK_LABEL } : {}) });
+    } catch (err) {
+      if (findKernelError(err, 'EEXIST')) return;
+      throw new Error(`add address ${cidr} dev lo${v4 ? ` label ${WEFT_LOOPBACK_LABEL}` : ''}`, {
+        cause: err,
+      });
+    }
+  }
+
+  async remove(cidr: string): Promise<void> {
+    const ifindex = await this.loIndex();
+    try {
+      await this.netlink.delAddress({ ifindex, cidr });
+    } catch (err) {
+      if (findKernelError(err, 'EADDRNOTAVAIL', 'ENOENT', 'ESRCH')) return;
+      throw new Error(`delete address ${cidr} dev lo`, { cause: err });
+    }
+  }
+
+  /** `weft cleanup`: every labelled address, whoever's state remembers it. */
+  async removeLabelled(): Promise<string[]> {
+    const labelled = (await this.list()).filter((a) => a.labelled).map((a) => a.cidr);
+    for (const cidr of labelled) await this.remove(cidr);
+    return labelled;
+  }
+}
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -56,7 +116,20 @@ export class ViciIpsecPort implements IpsecPort {
     private readonly charon: CharonControl,
     /** The data plane detectDataplane chose at boot, and why (the driver logs it at start). */
     private readonly detection: DataplaneDetection,
+    private readonly loopback: LoopbackAddresses,
   ) {}
+
+  loopbackAddresses(): Promise<{ cidr: string; labelled: boolean }[]> {
+    return this.loopback.list();
+  }
+
+  addLoopbackAddress(cidr: string): Promise<void> {
+    return this.loopback.add(cidr);
+  }
+
+  removeLoopbackAddress(cidr: string): Promise<void> {
+    return this.loopback.remove(cidr);
+  }
 
   get dataplane(): 'kernel' | 'libipsec' {
     return this.detection.kind;

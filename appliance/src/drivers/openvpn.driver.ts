@@ -356,6 +356,7 @@ export class OpenvpnDriver implements ModuleDriver {
       });
     const hubPort = ports.get(HUB_INSTANCE);
     const hub = hubOf(links, {
+      doc,
       ...(hubPort !== undefined ? { listenPort: hubPort } : {}),
       ...(underlayMtu !== undefined ? { underlayMtu } : {}),
     });

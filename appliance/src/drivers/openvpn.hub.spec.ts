@@ -32,7 +32,7 @@ describe('OpenVPN hub', () => {
     assert.equal(b?.openvpn.tunnel_address, '169.254.128.2');
     assert.equal(c?.openvpn.tunnel_address, '169.254.128.3');
     assert.deepEqual(verifyOpenvpnLinks(d), []);
-    const hub = hubOf(d.links.filter(isOpenvpn), { underlayMtu: 1500 });
+    const hub = hubOf(d.links.filter(isOpenvpn), { underlayMtu: 1500, doc: d });
     assert.equal(hub?.listenPort, 1194);
     assert.equal(hub?.serverAddress, '169.254.128.1');
     assert.equal(hub?.device, 'ovpn-hub');
@@ -89,6 +89,41 @@ describe('OpenVPN hub', () => {
     );
     assert.ok(
       messages.some((m) => /^\/links\/2\/openvpn\/tunnel_address: 169\.254\.128\.9 is already/.test(m)),
+    );
+  });
+
+  it('NETMAP: a mapped spoke’s iroute is its mapped net, and the other spokes reach it there', () => {
+    const d = committed([
+      { ...spoke('to-b', 'gw-b', '10.1.0.0/24'), netmap: { remote: '10.12.0.0/24' } },
+      spoke('to-c', 'gw-c', '10.3.0.0/24'),
+    ]);
+    const hub = hubOf(d.links.filter(isOpenvpn), { doc: d });
+    assert.deepEqual(
+      hub?.spokes.map((s) => s.subnets),
+      [['10.12.0.0/24'], ['10.3.0.0/24']],
+    );
+    const [, c] = d.links.filter(isOpenvpn);
+    assert.ok(c);
+    assert.deepEqual(openvpnBundle(d, c, 'A-CA', undefined).remote_subnets, ['10.1.0.0/24', '10.12.0.0/24']);
+  });
+
+  it('NETMAP: a hub link with netmap.local cannot be exported beside other spokes (its spoke could not map us)', () => {
+    const d = committed([
+      { ...spoke('to-b', 'gw-b', '10.1.0.0/24'), netmap: { local: '10.11.0.0/24', remote: '10.12.0.0/24' } },
+      spoke('to-c', 'gw-c', '10.3.0.0/24'),
+    ]);
+    const [b] = d.links.filter(isOpenvpn);
+    assert.ok(b);
+    assert.throws(() => openvpnBundle(d, b, 'A-CA', undefined), /drop netmap\.local from this hub link/);
+    const alone = committed([
+      { ...spoke('to-b', 'gw-b', '10.1.0.0/24'), netmap: { local: '10.11.0.0/24', remote: '10.12.0.0/24' } },
+    ]);
+    const [only] = alone.links.filter(isOpenvpn);
+    assert.ok(only);
+    const bundle = openvpnBundle(alone, only, 'A-CA', undefined);
+    assert.deepEqual(
+      [bundle.remote_subnets, bundle.local_subnets, bundle.netmap],
+      [['10.1.0.0/24'], ['10.1.0.0/24'], { local: '10.12.0.0/24', remote: '10.11.0.0/24' }],
     );
   });
 

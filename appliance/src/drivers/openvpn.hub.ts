@@ -7,7 +7,13 @@
 import { formatIp, overlaps, parseIp, parsePrefix, type Prefix } from '../common/cidr.js';
 import type { FieldProblem } from '../common/errors.js';
 import { ConflictError } from '../common/errors.js';
-import { effectiveLocalSubnets, type Link, type NormalizedDocument } from '../desired-state/document.js';
+import {
+  effectiveLocalSubnets,
+  wireSubnets,
+  type Link,
+  type NormalizedDocument,
+} from '../desired-state/document.js';
+import { mirroredNetmap } from '../desired-state/netmap.js';
 import {
   DEFAULT_DATA_CIPHERS,
   DEFAULT_HUB_NETWORK,
@@ -60,7 +66,7 @@ function shared(links: OpenvpnLink[]): OpenvpnSettings {
 
 export function hubOf(
   links: OpenvpnLink[],
-  options: { listenPort?: number; underlayMtu?: number },
+  options: { listenPort?: number; underlayMtu?: number; doc: NormalizedDocument },
 ): OpenvpnHub | undefined {
   const hub = links.filter((l) => topologyOf(l) === 'hub' && l.enabled !== false);
   if (hub.length === 0) return undefined;
@@ -93,7 +99,8 @@ export function hubOf(
         link: l.name,
         commonName: l.openvpn.remote_name,
         tunnelAddress: l.openvpn.tunnel_address,
-        subnets: [...l.remote_subnets],
+        // iroutes: the spoke's LAN as the tunnel carries it (its netmap.remote when mapped).
+        subnets: wireSubnets(options.doc, l).remote,
         remoteCa: l.openvpn.remote_ca,
       };
     }),
@@ -274,9 +281,17 @@ export function hubBundle(
       'the appliance has no public_endpoint: set it (PUT /appliance) so spokes know where to reach the hub',
     );
   }
+  // The other spokes as this hub routes them (mapped ones under their netmap.remote).
   const others = doc.links
     .filter((l) => isHubLink(l) && l.name !== link.name)
-    .flatMap((l) => l.remote_subnets);
+    .flatMap((l) => wireSubnets(doc, l).remote);
+  const netmap = mirroredNetmap(link);
+  if (netmap?.remote !== undefined && others.length > 0) {
+    // The spoke would need its netmap.remote for the hub's LAN only, beside the other spokes unmapped.
+    throw new ConflictError(
+      `hub link "${link.name}" has netmap.local, which its spoke takes as netmap.remote for exactly one remote subnet, but the spoke also reaches the other spokes (${others.join(', ')}): drop netmap.local from this hub link, or give the spoke its own p2p link`,
+    );
+  }
   const s = link.openvpn;
   const port = s.listen_port ?? listenPort ?? FIRST_OPENVPN_PORT;
   return {
@@ -286,6 +301,7 @@ export function hubBundle(
     remote_endpoint: `${host.includes(':') ? `[${host}]` : host}:${port}`,
     remote_subnets: [...new Set([...effectiveLocalSubnets(doc, link), ...others])],
     local_subnets: [...link.remote_subnets],
+    ...(netmap ? { netmap } : {}),
     ...(link.mtu !== undefined ? { mtu: link.mtu } : {}),
     openvpn: {
       topology: 'spoke',

@@ -200,6 +200,35 @@ describe('OpenVPN link spec', () => {
     });
   });
 
+  it('NETMAP: the tunnel routes the mapped nets; the bundle has the real subnets and the mirrored netmap', () => {
+    const link = only(
+      toB(
+        { tunnel_network: '169.254.192.0/30' },
+        { remote_subnets: ['10.1.0.0/24'], netmap: { local: '10.11.0.0/24', remote: '10.12.0.0/24' } },
+      ),
+    );
+    const t = tunnelOf(link, { doc: doc([link]), underlayMtu: 1500 });
+    assert.deepEqual([t.remoteSubnets, t.localSubnets], [['10.12.0.0/24'], ['10.11.0.0/24']]);
+    const bundle = openvpnBundle(doc([link]), link, 'A-CA', undefined);
+    assert.deepEqual(
+      [bundle.remote_subnets, bundle.local_subnets, bundle.netmap],
+      [['10.1.0.0/24'], ['10.1.0.0/24'], { local: '10.12.0.0/24', remote: '10.11.0.0/24' }],
+    );
+    const spoke = only(toB({ topology: 'spoke' }, { netmap: { local: '10.11.0.0/24' } }));
+    const toHub = openvpnBundle(doc([spoke]), spoke, 'A-CA', undefined);
+    assert.deepEqual([toHub.remote_subnets, toHub.netmap], [['10.1.0.0/24'], { remote: '10.11.0.0/24' }]);
+  });
+
+  it('verify: a tunnel /30 must not overlap a mapped net either', () => {
+    const link = only(
+      toB({ tunnel_network: '169.254.192.0/30' }, { netmap: { remote: '169.254.192.0/24' } }),
+    );
+    assert.deepEqual(
+      verifyOpenvpnLinks(doc([link])).map((p) => [p.pointer, p.related]),
+      [['/links/0/openvpn/tunnel_network', '/links/0/netmap/remote']],
+    );
+  });
+
   it('the bundle of a server link makes B a client dialing this public endpoint and chosen port', () => {
     const link = only(toB({ role: 'server' }, { remote_endpoint: undefined }));
     delete (link as { remote_endpoint?: string }).remote_endpoint;

@@ -9,7 +9,13 @@ import { generateTlsCryptKey } from '@weft/openvpn';
 import { formatIp, overlaps, parsePrefix, type Prefix } from '../common/cidr.js';
 import type { FieldProblem } from '../common/errors.js';
 import { ConflictError } from '../common/errors.js';
-import { effectiveLocalSubnets, type Link, type NormalizedDocument } from '../desired-state/document.js';
+import {
+  effectiveLocalSubnets,
+  wireSubnets,
+  type Link,
+  type NormalizedDocument,
+} from '../desired-state/document.js';
+import { mirroredNetmap } from '../desired-state/netmap.js';
 import { fillHubDefaults, hubBundle, verifyHubLinks } from './openvpn.hub.js';
 
 export type OpenvpnLink = Schemas['OpenVpnLink'];
@@ -92,8 +98,9 @@ export interface OpenvpnTunnel {
   /** The common name the remote certificate must have. */
   remoteName: string;
   tlsCryptKey: string;
-  /** The remote prefixes routed into the tunnel (by the core, through `device`). */
+  /** The remote prefixes routed into the tunnel (by the core, through `device`), as the tunnel carries them. */
   remoteSubnets: string[];
+  /** This site's prefixes as the tunnel carries them (mapped with netmap.local). */
   localSubnets: string[];
 }
 
@@ -125,6 +132,7 @@ export function tunnelOf(
   const [first, second] = net ? [formatIp(4, net.addr + 1n), formatIp(4, net.addr + 2n)] : ['', ''];
   const mtu = mtuOf(link, options.underlayMtu);
   const v6 = link.remote_endpoint?.startsWith('[') ?? false;
+  const wire = wireSubnets(options.doc, link);
   return {
     kind: spoke ? 'spoke' : 'p2p',
     name: link.name,
@@ -143,8 +151,8 @@ export function tunnelOf(
     remoteCa: s.remote_ca,
     remoteName,
     tlsCryptKey: s.tls_crypt_key,
-    remoteSubnets: [...link.remote_subnets],
-    localSubnets: effectiveLocalSubnets(options.doc, link),
+    remoteSubnets: wire.remote,
+    localSubnets: wire.local,
   };
 }
 
@@ -262,7 +270,7 @@ function tunnelOverlaps(
     const p = parsePrefix(text);
     if (p) others.push({ prefix: p, pointer: `/appliance/local_subnets/${j}`, what: 'a local subnet' });
   });
-  doc.links.forEach((l, j) =>
+  doc.links.forEach((l, j) => {
     l.remote_subnets.forEach((text, k) => {
       const p = parsePrefix(text);
       if (p)
@@ -271,8 +279,19 @@ function tunnelOverlaps(
           pointer: `/links/${j}/remote_subnets/${k}`,
           what: `a remote subnet of link "${l.name}"`,
         });
-    }),
-  );
+    });
+    // The mapped prefixes are routed too.
+    for (const side of ['local', 'remote'] as const) {
+      const text = l.netmap?.[side];
+      const p = text === undefined ? undefined : parsePrefix(text);
+      if (p)
+        others.push({
+          prefix: p,
+          pointer: `/links/${j}/netmap/${side}`,
+          what: `netmap.${side} of link "${l.name}"`,
+        });
+    }
+  });
   tunnels.forEach((t, n) => {
     const pointer = `/links/${t.i}/openvpn/tunnel_network`;
     for (const earlier of tunnels.slice(0, n)) {
@@ -337,6 +356,7 @@ export function fillOpenvpnDefaults(
   for (const text of [
     ...(next.appliance.local_subnets ?? []),
     ...next.links.flatMap((l) => l.remote_subnets),
+    ...next.links.flatMap((l) => [l.netmap?.local, l.netmap?.remote].filter((p) => p !== undefined)),
   ]) {
     const p = parsePrefix(text);
     if (p) taken.push(p);
@@ -371,6 +391,7 @@ function publicEndpoint(doc: NormalizedDocument): string {
  * The remote Weft appliance's side of this link, as a body for its `POST /links`: the opposite TLS role,
  * this appliance's CA as its remote_ca, this appliance's certificate name as its remote_name, and the
  * same tls-crypt key and ciphers. `listenPort` is the port this side listens on when it is the server.
+ * The subnets are the real ones of both sides, the netmap mirrored.
  */
 export function openvpnBundle(
   doc: NormalizedDocument,
@@ -388,6 +409,7 @@ export function openvpnBundle(
   const s = link.openvpn;
   const role = roleOf(link);
   const remote = link.remote_endpoint ? splitHostPort(link.remote_endpoint) : undefined;
+  const netmap = mirroredNetmap(link);
   if (topologyOf(link) === 'spoke') {
     // The hub's side: a hub link for this spoke, known by this appliance's certificate name.
     return {
@@ -395,6 +417,7 @@ export function openvpnBundle(
       type: 'openvpn',
       description: `OpenVPN hub link for spoke ${doc.appliance.name} (exported from its link "${link.name}")`,
       remote_subnets: effectiveLocalSubnets(doc, link),
+      ...(netmap ? { netmap } : {}),
       openvpn: {
         topology: 'hub',
         remote_ca: ownCaCertificate,
@@ -420,6 +443,7 @@ export function openvpnBundle(
     description: `OpenVPN link to ${doc.appliance.name} (exported from its link "${link.name}")`,
     remote_subnets: effectiveLocalSubnets(doc, link),
     local_subnets: [...link.remote_subnets],
+    ...(netmap ? { netmap } : {}),
     ...(link.mtu !== undefined ? { mtu: link.mtu } : {}),
     openvpn: settings,
   };

@@ -152,6 +152,35 @@ describe('openvpnOvpn (goldens)', () => {
     );
   });
 
+  it('NETMAP: the device routes this site’s mapped net and is told to present its LAN as netmap.remote', () => {
+    const link = only({
+      name: 'dev-b',
+      type: 'openvpn',
+      remote_subnets: ['10.1.0.0/24'],
+      local_subnets: ['10.1.0.0/24'],
+      netmap: { local: '10.11.0.0/24', remote: '10.12.0.0/24' },
+      openvpn: {
+        remote_ca: TEST_CA_PEM,
+        remote_name: 'device-b',
+        tls_crypt_key: KEY,
+        tunnel_network: '169.254.192.4/30',
+      },
+    });
+    const text = openvpnOvpn({
+      doc: doc([link]),
+      link,
+      caCertificate: OWN_CA,
+      listenPort: 1195,
+      underlayMtu: 1500,
+    });
+    assert.match(text, /# site-a’s subnets, through the tunnel\nroute 10\.11\.0\.0 255\.255\.255\.0\n/);
+    assert.doesNotMatch(text, /route 10\.1\.0\.0/);
+    assert.match(
+      text,
+      /\n# NETMAP: this device must present its LAN \(10\.1\.0\.0\/24\) as 10\.12\.0\.0\/24/,
+    );
+  });
+
   it('refuses what cannot be exported yet, and hub links', () => {
     const server = only({
       name: 'dev-b',

@@ -7,6 +7,7 @@ import { deriveMtu } from '@weft/openvpn';
 import { formatIp, parsePrefix } from '../common/cidr.js';
 import { ConflictError } from '../common/errors.js';
 import type { NormalizedDocument } from '../desired-state/document.js';
+import { thirdPartyNetmapNote } from '../desired-state/netmap.js';
 import { topologyOf, tunnelOf, type OpenvpnLink } from './openvpn.link-spec.js';
 
 export interface OvpnInput {
@@ -56,6 +57,8 @@ export function openvpnOvpn(input: OvpnInput): string {
   });
   if (!t.tunnel) throw new Error(`OpenVPN link ${link.name} has no tunnel addresses`);
   const mtu = deriveMtu(t.underlayMtu, t.underlayFamily);
+  const note = thirdPartyNetmapNote(link);
+  // The device routes this site's subnets as the tunnel carries them (mapped with netmap.local).
   const routes: string[] = [];
   const skipped: string[] = [];
   for (const text of t.localSubnets) {
@@ -79,6 +82,7 @@ export function openvpnOvpn(input: OvpnInput): string {
     '# <ca> (this appliance’s CA) and <tls-crypt> (the link’s key, secret: keep this file 0600) are filled in.',
     '# Everything else must stay as it is: both ends compare dev-type, tun-mtu and compression, and a',
     '# change on one end only breaks the tunnel (GET /links/' + `${link.name}/status names it).`,
+    ...(note ? [`# ${note}`] : []),
     'dev tun',
     `proto ${t.underlayFamily === 'inet6' ? 'udp6' : 'udp4'}`,
   ];

@@ -262,5 +262,35 @@ describe('WireGuardDriver', () => {
     const text = wgQuick(input);
     assert.match(text, /\[Peer\]\n# site-a\nPublicKey = pub\(PRIV\)\nPresharedKey = /);
     assert.match(text, /Endpoint = 203\.0\.113\.10:51820\nAllowedIPs = 10\.1\.0\.0\/24/);
+    assert.doesNotMatch(text, /NETMAP/);
+  });
+
+  it('NETMAP: allowed-ips name the mapped remote net; the bundle mirrors the netmap, wg-quick the wire prefixes', async () => {
+    const link = wg('to-b', KEY_B, '10.1.0.0/24', {
+      netmap: { local: '10.11.0.0/24', remote: '10.12.0.0/24' },
+    });
+    const d = doc([link]);
+    await driver.apply(await driver.plan(d));
+    assert.deepEqual(
+      fake.devices.get('wg-to-b')?.peers.map((p) => p.allowedIps),
+      [['10.12.0.0/24']],
+    );
+    const input = {
+      doc: d,
+      link: d.links[0] as never,
+      publicKey: driver.ownPublicKey,
+      listenPort: driver.listenPortOf('wg-to-b'),
+    };
+    const bundle = weftBundle(input);
+    assert.deepEqual(
+      [bundle.remote_subnets, bundle.local_subnets, bundle.netmap],
+      [['10.1.0.0/24'], ['10.1.0.0/24'], { local: '10.12.0.0/24', remote: '10.11.0.0/24' }],
+    );
+    const text = wgQuick(input);
+    assert.match(text, /AllowedIPs = 10\.11\.0\.0\/24\n/);
+    assert.match(text, /# NETMAP: this device must present its LAN \(10\.1\.0\.0\/24\) as 10\.12\.0\.0\/24/);
+    const localOnly = doc([wg('to-b', KEY_B, '10.2.0.0/24', { netmap: { local: '10.11.0.0/24' } })]);
+    const only = weftBundle({ ...input, doc: localOnly, link: localOnly.links[0] as never });
+    assert.deepEqual(only.netmap, { remote: '10.11.0.0/24' });
   });
 });

@@ -8,7 +8,12 @@ import type { PinoLogger } from 'nestjs-pino';
 import { ChangeFeed } from '../reconciler/change-feed.js';
 import type { FieldProblem } from '../common/errors.js';
 import type { ModuleState } from '../desired-state/desired-state.store.js';
-import type { Link, NormalizedDocument, WireGuardLink } from '../desired-state/document.js';
+import {
+  wireSubnets,
+  type Link,
+  type NormalizedDocument,
+  type WireGuardLink,
+} from '../desired-state/document.js';
 import {
   StepFailedError,
   type DriverStep,
@@ -313,7 +318,8 @@ export class WireGuardDriver implements ModuleDriver {
         publicKey: link.wireguard.peer_public_key,
         ...(link.wireguard.preshared_key ? { presharedKey: link.wireguard.preshared_key } : {}),
         ...(endpoint ? { endpoint } : {}),
-        allowedIps: [...link.remote_subnets],
+        // What the tunnel carries: the mapped prefix of a netmapped link (NAT translates before/after).
+        allowedIps: wireSubnets(doc, link).remote,
         persistentKeepalive: link.wireguard.persistent_keepalive ?? 25,
       });
     }

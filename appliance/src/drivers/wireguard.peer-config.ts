@@ -6,7 +6,9 @@ import {
   type Link,
   type NormalizedDocument,
   type WireGuardLink,
+  wireSubnets,
 } from '../desired-state/document.js';
+import { mirroredNetmap, thirdPartyNetmapNote } from '../desired-state/netmap.js';
 
 export interface PeerConfigInput {
   doc: NormalizedDocument;
@@ -30,9 +32,13 @@ function endpointOf({ doc, link, listenPort }: PeerConfigInput): string {
   return host.includes(':') ? `[${host}]:${listenPort}` : `${host}:${listenPort}`;
 }
 
-/** The remote appliance's side of this link, as a body for its `POST /links`. */
+/**
+ * The remote appliance's side of this link, as a body for its `POST /links`: the real subnets of both
+ * sides, and this link's netmap mirrored (the far end translates its own LAN to our netmap.remote).
+ */
 export function weftBundle(input: PeerConfigInput): Link {
   const { doc, link, publicKey } = input;
+  const netmap = mirroredNetmap(link);
   return {
     name: doc.appliance.name,
     type: 'wireguard',
@@ -40,6 +46,7 @@ export function weftBundle(input: PeerConfigInput): Link {
     remote_endpoint: endpointOf(input),
     remote_subnets: effectiveLocalSubnets(doc, link),
     local_subnets: [...link.remote_subnets],
+    ...(netmap ? { netmap } : {}),
     ...(link.mtu ? { mtu: link.mtu } : {}),
     wireguard: {
       peer_public_key: publicKey,
@@ -49,13 +56,18 @@ export function weftBundle(input: PeerConfigInput): Link {
   };
 }
 
-/** A wg-quick file for a third-party device; its own private key stays with it. */
+/**
+ * A wg-quick file for a third-party device; its own private key stays with it. It names the prefixes
+ * as the tunnel carries them: the device sees this site's mapped net.
+ */
 export function wgQuick(input: PeerConfigInput): string {
   const { doc, link, publicKey } = input;
+  const note = thirdPartyNetmapNote(link);
   const lines = [
     `# WireGuard peer configuration for the link "${link.name}" of Weft appliance "${doc.appliance.name}".`,
     '# Put this device’s own private key below; its public key must be the link’s peer_public_key',
     `# (${link.wireguard.peer_public_key}).`,
+    ...(note ? [`# ${note}`] : []),
     '[Interface]',
     'PrivateKey = REPLACE_WITH_THIS_DEVICE_PRIVATE_KEY',
     ...(link.mtu ? [`MTU = ${link.mtu}`] : []),
@@ -65,7 +77,7 @@ export function wgQuick(input: PeerConfigInput): string {
     `PublicKey = ${publicKey}`,
     ...(link.wireguard.preshared_key ? [`PresharedKey = ${link.wireguard.preshared_key}`] : []),
     `Endpoint = ${endpointOf(input)}`,
-    `AllowedIPs = ${effectiveLocalSubnets(doc, link).join(', ')}`,
+    `AllowedIPs = ${wireSubnets(doc, link).local.join(', ')}`,
     `PersistentKeepalive = ${link.wireguard.persistent_keepalive ?? 25}`,
     '',
   ];

@@ -1,0 +1,171 @@
+// The core's NAT and packet-filter half as a reconciler driver: one nftables table of Weft's own
+// (`inet weft`, core's owned.ts), rendered from the document by pure functions in @weft/core and
+// replaced in one `nft -f` transaction per apply, so a failed apply changes nothing and a restart never
+// duplicates a rule. What it holds: masquerade for LAN traffic leaving by the underlay (tunnel traffic
+// keeps its LAN source), DNAT port forwards, NETMAP of this site's subnet per link (netmap.local), and
+// TCP MSS clamping on every tunnel device. Nothing outside the table is touched.
+import { createHash } from 'node:crypto';
+import type { NftDesired } from '@weft/core';
+import type { PinoLogger } from 'nestjs-pino';
+import type { FieldProblem } from '../common/errors.js';
+import type { ModuleState } from '../desired-state/desired-state.store.js';
+import {
+  effectiveLocalSubnets,
+  wireSubnets,
+  type Link,
+  type NormalizedDocument,
+} from '../desired-state/document.js';
+import {
+  StepFailedError,
+  type DriverStep,
+  type LinkStatus,
+  type ModuleDriver,
+} from '../reconciler/module-driver.js';
+
+/** What this driver needs from the core's nftables service (the real one is wired in drivers.ts). */
+export interface NftPort {
+  /** Why nftables cannot be used here (not installed…), undefined when it can. */
+  unavailable(): Promise<string | undefined>;
+  apply(desired: NftDesired): Promise<void>;
+  /** What differs between the kernel's table and the one the last apply() of `desired` left; [] when none. */
+  drift(desired: NftDesired): Promise<string[]>;
+  cleanup(): Promise<void>;
+}
+
+export interface NatEnv {
+  /** The underlay interface: the named one, else the one the IPv4 default route leaves by. */
+  underlay(ifname: string | undefined): Promise<string | undefined>;
+}
+
+/** The interface a link's tunnel puts its traffic on (undefined: none yet). */
+export type NatLinkInterface = (link: Link) => string | undefined;
+
+interface Payload {
+  desired: NftDesired;
+  hash: string;
+}
+
+export class CoreNatDriver implements ModuleDriver {
+  readonly name = 'nat';
+  readonly linkTypes: readonly string[] = [];
+  private reason: string | undefined;
+
+  constructor(
+    private readonly nft: NftPort,
+    private readonly interfaceOf: NatLinkInterface,
+    private readonly env: NatEnv,
+    private readonly state: ModuleState,
+    private readonly log: PinoLogger,
+  ) {}
+
+  async start(): Promise<void> {
+    this.reason = await this.nft.unavailable();
+    if (this.reason) this.log.warn({ reason: this.reason }, 'nftables unavailable: no NAT, no MSS clamping');
+    else this.log.info('nftables: table inet weft');
+  }
+
+  stop(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  detail(): string {
+    return this.reason
+      ? `nftables unavailable: ${this.reason}`
+      : 'nftables, table inet weft (one transaction per apply)';
+  }
+
+  verify(_doc: NormalizedDocument): FieldProblem[] {
+    // Cross-field NAT rules (port forwards, netmap overlaps) are checked with the document's own rules.
+    return [];
+  }
+
+  /** The table `doc` wants. Pure but for finding the underlay. */
+  async desired(doc: NormalizedDocument): Promise<NftDesired> {
+    const links = doc.links.filter((l) => l.enabled !== false);
+    const underlay = await this.env.underlay(doc.appliance.underlay_interface);
+    const out: NftDesired = { portForwards: [], netmaps: [], mssClamp: [] };
+    const lans = [
+      ...new Set([
+        ...(doc.appliance.local_subnets ?? []),
+        ...links.flatMap((l) => effectiveLocalSubnets(doc, l)),
+      ]),
+    ].sort();
+    if ((doc.nat?.masquerade ?? true) && underlay && lans.length > 0) {
+      out.masquerade = { underlay, sources: lans };
+    }
+    for (const f of doc.nat?.port_forwards ?? []) {
+      const from = f.from_link ? links.find((l) => l.name === f.from_link) : undefined;
+      const iif = f.from_link ? (from ? this.interfaceOf(from) : undefined) : underlay;
+      if (!iif) continue;
+      out.portForwards.push({
+        name: f.name,
+        iif,
+        protocol: f.protocol,
+        port: f.port,
+        to: f.to,
+        toPort: f.to_port ?? f.port,
+      });
+    }
+    const devices = new Set<string>();
+    for (const link of links) {
+      const device = this.interfaceOf(link);
+      if (!device) continue;
+      devices.add(device);
+      const mapped = link.netmap?.local;
+      const [real] = effectiveLocalSubnets(doc, link);
+      if (mapped !== undefined && real !== undefined) {
+        out.netmaps.push({ link: link.name, device, real, mapped, remote: wireSubnets(doc, link).remote });
+      }
+    }
+    out.mssClamp = [...devices].sort().map((device) => ({ device }));
+    return out;
+  }
+
+  async plan(doc: NormalizedDocument): Promise<DriverStep[]> {
+    if (this.reason) return [];
+    const desired = await this.desired(doc);
+    const hash = createHash('sha256').update(JSON.stringify(desired)).digest('hex');
+    const applied = this.state.get('table');
+    const drift = applied === hash ? await this.nft.drift(desired) : [];
+    if (applied === hash && drift.length === 0) return [];
+    const what = [
+      desired.masquerade ? `masquerade via ${desired.masquerade.underlay}` : 'no masquerade',
+      `${desired.portForwards.length} port forward(s)`,
+      `${desired.netmaps.length} netmap(s)`,
+      `MSS clamping on ${desired.mssClamp.length} tunnel device(s)`,
+    ].join(', ');
+    const payload: Payload = { desired, hash };
+    return [
+      {
+        action: {
+          module: this.name,
+          op: applied === undefined ? 'create' : 'update',
+          target: 'nftables table inet weft',
+          summary: `${drift.length > 0 ? `put back (${drift.slice(0, 3).join('; ')}) ` : ''}replace table inet weft in one transaction: ${what}`,
+        },
+        payload,
+      },
+    ];
+  }
+
+  async apply(steps: DriverStep[]): Promise<void> {
+    for (const s of steps) {
+      const p = s.payload as Payload;
+      try {
+        await this.nft.apply(p.desired);
+        this.state.update({ table: p.hash });
+      } catch (err) {
+        throw new StepFailedError(s.action, err);
+      }
+    }
+  }
+
+  linkStatus(_doc: NormalizedDocument): Promise<LinkStatus[]> {
+    return Promise.resolve([]);
+  }
+
+  async cleanup(): Promise<void> {
+    await this.nft.cleanup();
+    this.state.update({}, ['table']);
+  }
+}

@@ -1,0 +1,171 @@
+// The core's NAT end to end, through the APIs alone. Four sites with the SAME LAN, 10.1.0.0/24:
+//
+//   LAN a 10.1.0.0/24 ── gw a ══ WireGuard (netmap: a as 10.11, b as 10.12) ══ gw b ── LAN b 10.1.0.0/24
+//                            ╠══ IPsec     (netmap: a as 10.11, c as 10.13) ══ gw c ── LAN c 10.1.0.0/24
+//                            ╚══ OpenVPN   (netmap: a as 10.11, d as 10.14) ══ gw d ── LAN d 10.1.0.0/24
+//
+// Host a (10.1.0.10) reaches host b at 10.12.0.10 and host c at 10.13.0.10; b and c see it as
+// 10.11.0.10. Then masquerade (a LAN host reaches the fake internet's server, which sees gw a's
+// underlay address) and a DNAT port forward (the internet reaches a LAN host through gw a's port).
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import {
+  applySiteSettings,
+  caOf,
+  captureIn,
+  importPeerConfig,
+  Lab,
+  ping,
+  waitFor,
+  wireguardPublicKey,
+  type Json,
+  type Site,
+} from '../../lib/index.js';
+
+const LAN = '10.1.0.0/24';
+
+async function post(site: Site, path: string, body: Json): Promise<void> {
+  const res = await site.api.post(path, body);
+  assert.equal(res.status, 201, `site ${site.name}: POST ${path}: ${JSON.stringify(res.body)}`);
+}
+
+/** The addresses tcpdump shows as sources of ICMP echo requests on `ifname` in `netns`. */
+async function echoSources(netns: string, ifname: string, during: () => Promise<unknown>): Promise<string[]> {
+  const lines = await captureIn(netns, ifname, 1, during, { filter: 'icmp[icmptype] = icmp-echo' });
+  return lines.map((l) => /IP (\d+\.\d+\.\d+\.\d+) >/.exec(l)?.[1] ?? l);
+}
+
+describe('NAT: NETMAP for overlapping LANs, masquerade, port forwards', { timeout: 300_000 }, () => {
+  let lab: Lab;
+  let a: Site;
+  let b: Site;
+  let c: Site;
+  let d: Site;
+
+  before(async () => {
+    lab = await Lab.create({
+      sites: [
+        { name: 'a', lanPrefix: LAN },
+        { name: 'b', lanPrefix: LAN },
+        { name: 'c', lanPrefix: LAN },
+        { name: 'd', lanPrefix: LAN },
+      ],
+      name: 'nat',
+    });
+    [a, b, c, d] = [lab.site('a'), lab.site('b'), lab.site('c'), lab.site('d')];
+    for (const s of [a, b, c, d]) await applySiteSettings(s);
+  });
+  after(async () => {
+    await lab?.destroy();
+  });
+
+  it('verify refuses an overlapping remote subnet without netmap, naming the field and the fix', async () => {
+    const res = await a.api.post('/links', {
+      name: 'to-b',
+      type: 'wireguard',
+      remote_subnets: [LAN],
+      wireguard: { peer_public_key: await wireguardPublicKey(b) },
+    });
+    assert.equal(res.status, 422, JSON.stringify(res.body));
+    assert.match(JSON.stringify(res.body), /netmap/);
+  });
+
+  it('WireGuard with netmap: host a reaches host b at 10.12.0.10, b sees 10.11.0.10, the reply comes back', async () => {
+    await post(a, '/links', {
+      name: 'to-b',
+      type: 'wireguard',
+      remote_subnets: [LAN],
+      netmap: { local: '10.11.0.0/24', remote: '10.12.0.0/24' },
+      wireguard: { peer_public_key: await wireguardPublicKey(b) },
+    });
+    await importPeerConfig(a, b, 'to-b');
+    const onB = await b.api.get<Json>('/links/site-a');
+    assert.deepEqual(onB.body.netmap, { local: '10.12.0.0/24', remote: '10.11.0.0/24' });
+    await waitFor(() => ping(a, '10.12.0.10'), {
+      what: 'host a pings host b at 10.12.0.10',
+      timeoutMs: 20_000,
+    });
+    const sources = await echoSources(b.lanNetns, 'eth0', () => ping(a, '10.12.0.10'));
+    assert.deepEqual(sources, ['10.11.0.10'], 'b sees a under its mapped address');
+    assert.ok(await ping(b, '10.11.0.10'), 'and host b reaches host a the other way');
+  });
+
+  it('IPsec with netmap to a third site with the same LAN: both links work at once', async () => {
+    await post(a, '/links', {
+      name: 'to-c',
+      type: 'ipsec',
+      remote_endpoint: `${c.wanAddress}:500`,
+      remote_subnets: [LAN],
+      netmap: { local: '10.11.0.0/24', remote: '10.13.0.0/24' },
+      ipsec: { preshared_key: 'nat-e2e-psk-0123456789abcdef' },
+    });
+    await importPeerConfig(a, c, 'to-c');
+    await waitFor(() => ping(a, '10.13.0.10'), {
+      what: 'host a pings host c at 10.13.0.10',
+      timeoutMs: 30_000,
+    });
+    const sources = await echoSources(c.lanNetns, 'eth0', () => ping(a, '10.13.0.10'));
+    assert.deepEqual(sources, ['10.11.0.10'], 'c sees a under its mapped address');
+    assert.ok(await ping(c, '10.11.0.10'), 'host c reaches host a');
+    assert.ok(await ping(a, '10.12.0.10'), 'b still answers over WireGuard');
+  });
+
+  it('OpenVPN with netmap to a fourth site with the same LAN; the other two links keep working', async () => {
+    await post(a, '/links', {
+      name: 'to-d',
+      type: 'openvpn',
+      remote_endpoint: `${d.wanAddress}:1194`,
+      remote_subnets: [LAN],
+      netmap: { local: '10.11.0.0/24', remote: '10.14.0.0/24' },
+      openvpn: { remote_ca: await caOf(d) },
+    });
+    await importPeerConfig(a, d, 'to-d');
+    await waitFor(() => ping(a, '10.14.0.10'), {
+      what: 'host a pings host d at 10.14.0.10',
+      timeoutMs: 30_000,
+    });
+    const sources = await echoSources(d.lanNetns, 'eth0', () => ping(a, '10.14.0.10'));
+    assert.deepEqual(sources, ['10.11.0.10'], 'd sees a under its mapped address');
+    assert.ok(await ping(d, '10.11.0.10'), 'host d reaches host a');
+    assert.ok(await ping(a, '10.12.0.10'), 'b still answers over WireGuard');
+    assert.ok(await ping(a, '10.13.0.10'), 'c still answers over IPsec');
+  });
+
+  it('masquerade: a LAN host reaches the internet server, which sees gw a’s underlay address', async () => {
+    const sources = await echoSources(lab.inetNetns, 'br0', () => ping(a, lab.internetServer));
+    assert.deepEqual(sources, [a.wanAddress]);
+    assert.ok(await ping(a, lab.internetServer));
+  });
+
+  it('a DNAT port forward reaches a LAN host from the internet namespace', async () => {
+    const current = await a.api.get<Json>('/config');
+    const doc = {
+      ...current.body,
+      nat: { port_forwards: [{ name: 'web', protocol: 'tcp', port: 8081, to: a.lanHost }] },
+    };
+    const put = await a.api.put('/config', doc, { headers: { 'if-match': String(current.headers.etag) } });
+    assert.equal(put.status, 200, JSON.stringify(put.body));
+    // A one-connection TCP server on the LAN host, and a client on the internet (node: always there).
+    const server = a.lanExec(
+      [
+        'timeout',
+        '20',
+        process.execPath,
+        '-e',
+        "const s = require('net').createServer((c) => { c.pipe(process.stdout); c.on('end', () => s.close()); }); s.listen(8081, () => console.log('listening'));",
+      ],
+      {},
+    );
+    await waitFor(async () => (await a.lanExec(['ss', '-Hltn', 'sport = :8081'])).stdout.includes('8081'), {
+      what: 'the LAN host listens on 8081',
+      timeoutMs: 5_000,
+    });
+    await lab.inetExec([
+      process.execPath,
+      '-e',
+      `const c = require('net').connect(8081, '${a.wanAddress}', () => c.end('hello-from-the-internet\\n')); c.setTimeout(3000, () => process.exit(2));`,
+    ]);
+    const { stdout } = await server;
+    assert.match(stdout, /hello-from-the-internet/);
+  });
+});
