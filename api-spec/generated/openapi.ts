@@ -444,6 +444,55 @@ export interface components {
             /** @default [] */
             routes?: components["schemas"]["Route"][];
             nat?: components["schemas"]["NatSettings"];
+            firewall?: components["schemas"]["FirewallSettings"];
+        };
+        /**
+         * @description The appliance's packet filter, in Weft's own nftables table. Left out, it is
+         *     `{underlay_input: filter, api_from: [], rules: []}`.
+         */
+        FirewallSettings: {
+            /**
+             * @description `filter`: from the underlay the appliance accepts only replies to its own traffic, ICMP/ICMPv6
+             *     (path MTU, neighbour discovery, ping), DHCP answers, the UDP ports its tunnels listen on
+             *     (WireGuard and OpenVPN ports, 500/4500 with IPsec links) and the API's port from `api_from`;
+             *     the rest is counted and dropped. `open`: no input filter (not for an internet-facing
+             *     appliance). Forwarded traffic (port forwards, tunnels) is not affected.
+             * @default filter
+             * @enum {string}
+             */
+            underlay_input?: "filter" | "open";
+            /**
+             * @description Prefixes that may reach the API's port over the underlay. Empty, the API is not reachable by the underlay.
+             * @default []
+             */
+            api_from?: components["schemas"]["Cidr"][];
+            /**
+             * @description Forwarding rules between the LANs and the links, for new connections, first match wins;
+             *     traffic no rule matches is forwarded, and the replies of a connection let through always pass. Addresses are real ones on this site's side (after a port forward or the inbound
+             *     half of a netmap) and wire ones on the link's side.
+             * @default []
+             */
+            rules?: components["schemas"]["FirewallRule"][];
+        };
+        FirewallRule: {
+            name: components["schemas"]["Name"];
+            description?: string;
+            /** @description Only traffic entering from or leaving into this link (its tunnel interface). Left out, all forwarded traffic. */
+            link?: components["schemas"]["Name"];
+            /**
+             * @description With `link`, `in` is traffic from the link towards this site, `out` from this site into the link.
+             * @default both
+             * @enum {string}
+             */
+            direction?: "in" | "out" | "both";
+            source?: components["schemas"]["Cidr"];
+            destination?: components["schemas"]["Cidr"];
+            /** @enum {string} */
+            protocol?: "tcp" | "udp" | "icmp";
+            /** @description Destination port or range (`22`, `8000-8100`); needs `protocol` tcp or udp. */
+            port?: string;
+            /** @enum {string} */
+            action: "accept" | "drop" | "reject";
         };
         /**
          * @description Address translation at this appliance. Left out, it is `{masquerade: true, port_forwards: []}`.

@@ -446,4 +446,58 @@ describe('verify: port forwards', () => {
     assert.deepEqual(problems(d), [['/nat/port_forwards/0/from_link', undefined]]);
     assert.match(verifyDocument(d)[0]?.message ?? '', /no link named "nope": known links are to-b/);
   });
+
+  describe('firewall', () => {
+    const fw = (firewall: NormalizedDocument['firewall']) =>
+      doc({ links: [wg('to-b', ['10.2.0.0/24'])], firewall });
+
+    it('accepts sound rules', () => {
+      assert.deepEqual(
+        pointers(
+          fw({
+            api_from: ['198.51.100.0/24'],
+            rules: [
+              { name: 'ssh', link: 'to-b', direction: 'in', protocol: 'tcp', port: '22', action: 'reject' },
+              {
+                name: 'web',
+                source: '10.2.0.0/24',
+                destination: '10.1.0.0/24',
+                protocol: 'tcp',
+                port: '8000-8100',
+                action: 'accept',
+              },
+              { name: 'icmp', protocol: 'icmp', action: 'drop' },
+            ],
+          }),
+        ),
+        [],
+      );
+    });
+
+    it('names the field and the fix for each broken rule', () => {
+      const d = fw({
+        api_from: ['198.51.100.1/24'],
+        rules: [
+          { name: 'a', link: 'nope', action: 'drop' },
+          { name: 'a', direction: 'in', action: 'drop' },
+          { name: 'b', source: '10.2.0.0/24', destination: '2001:db8::/32', action: 'drop' },
+          { name: 'c', port: '22', action: 'drop' },
+          { name: 'd', protocol: 'udp', port: '9000-8000', action: 'drop' },
+          { name: 'e', protocol: 'tcp', port: '70000', action: 'drop' },
+        ],
+      });
+      const found = verifyDocument(d).map((p) => [p.pointer, p.message] as const);
+      const at = (pointer: string): string =>
+        found.find(([p]) => p === pointer)?.[1] ?? `(nothing at ${pointer})`;
+      assert.match(at('/firewall/api_from/0'), /host bits set: did you mean 198\.51\.100\.0\/24/);
+      assert.match(at('/firewall/rules/1/name'), /used twice/);
+      assert.match(at('/firewall/rules/0/link'), /no link named "nope": known links are to-b/);
+      assert.match(at('/firewall/rules/1/direction'), /relative to a link: set link/);
+      assert.match(at('/firewall/rules/2/destination'), /different IP versions/);
+      assert.match(at('/firewall/rules/3/port'), /needs protocol tcp or udp/);
+      assert.match(at('/firewall/rules/4/port'), /low end first/);
+      assert.match(at('/firewall/rules/5/port'), /1 to 65535/);
+      assert.equal(found.length, 8, JSON.stringify(found));
+    });
+  });
 });

@@ -341,6 +341,67 @@ function verifyPortForwards(doc: NormalizedDocument, local: PlacedPrefix[]): Fie
   return problems;
 }
 
+function verifyFirewall(doc: NormalizedDocument): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  const fw = doc.firewall;
+  if (!fw) return problems;
+  (fw.api_from ?? []).forEach((p, i) => checkPrefix(p, `/firewall/api_from/${i}`, problems));
+  const rules = fw.rules ?? [];
+  checkDuplicates(
+    rules.map((r) => r.name),
+    '/firewall/rules',
+    'firewall rule',
+    problems,
+  );
+  const linkNames = doc.links.map((l) => l.name);
+  rules.forEach((r, i) => {
+    const base = `/firewall/rules/${i}`;
+    if (r.link !== undefined && !linkNames.includes(r.link)) {
+      problems.push({
+        pointer: `${base}/link`,
+        message: `no link named "${r.link}"${linkNames.length ? `: known links are ${linkNames.join(', ')}` : ''}; or leave link out to match all forwarded traffic`,
+      });
+    }
+    if (r.direction !== undefined && r.direction !== 'both' && r.link === undefined) {
+      problems.push({
+        pointer: `${base}/direction`,
+        message: `direction "${r.direction}" is relative to a link: set link, or leave direction out`,
+      });
+    }
+    const families = new Set<number>();
+    for (const side of ['source', 'destination'] as const) {
+      const text = r[side];
+      if (text === undefined) continue;
+      const p = checkPrefix(text, `${base}/${side}`, problems);
+      if (p) families.add(p.family);
+    }
+    if (families.size > 1) {
+      problems.push({
+        pointer: `${base}/destination`,
+        related: `${base}/source`,
+        message:
+          'source and destination are of different IP versions: no packet matches both; make one rule per version',
+      });
+    }
+    if (r.port !== undefined) {
+      if (r.protocol !== 'tcp' && r.protocol !== 'udp') {
+        problems.push({
+          pointer: `${base}/port`,
+          message: `a port needs protocol tcp or udp${r.protocol ? ` (not ${r.protocol})` : ''}: set protocol`,
+        });
+      }
+      const [from = 0, to = from] = r.port.split('-').map(Number);
+      if (from < 1 || to > 65535 || to < from) {
+        problems.push({
+          pointer: `${base}/port`,
+          message: `"${r.port}" is not a port or range of 1 to 65535 (like 22 or 8000-8100, low end first)`,
+        });
+      }
+    }
+  });
+  return problems;
+}
+
 export function verifyDocument(doc: NormalizedDocument): FieldProblem[] {
   const problems: FieldProblem[] = [];
 
@@ -440,6 +501,7 @@ export function verifyDocument(doc: NormalizedDocument): FieldProblem[] {
   });
 
   problems.push(...verifyPortForwards(doc, local));
+  problems.push(...verifyFirewall(doc));
 
   const linkNames = new Set(doc.links.map((l) => l.name));
   const seenRoutes = new Map<string, number>();

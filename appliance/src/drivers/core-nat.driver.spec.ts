@@ -58,7 +58,11 @@ void describe('CoreNatDriver', () => {
     driver = new CoreNatDriver(
       nft,
       (link) => (link.type === 'ipsec' ? 'ipsec0' : `wg-${link.name}`),
-      { underlay: (ifname) => Promise.resolve(ifname ?? underlay) },
+      {
+        underlay: (ifname) => Promise.resolve(ifname ?? underlay),
+        tunnelPorts: () => ({ udp: [51820, 500, 4500], tcp: [] }),
+        apiPort: 8080,
+      },
       state,
       silentLogger(),
     );
@@ -84,7 +88,10 @@ void describe('CoreNatDriver', () => {
     );
     const desired = await driver.desired(d);
     assert.deepEqual(desired, {
-      masquerade: { underlay: 'wan0', sources: ['10.1.0.0/24'] },
+      // Never masqueraded: what goes to the remote sites (the wire prefixes).
+      masquerade: { underlay: 'wan0', sources: ['10.1.0.0/24'], exceptTo: ['10.12.0.0/24', '10.3.0.0/24'] },
+      input: { underlay: 'wan0', udpPorts: [51820, 500, 4500], tcpPorts: [] },
+      forwardRules: [],
       portForwards: [
         { name: 'web', iif: 'wan0', protocol: 'tcp', port: 8081, to: '10.1.0.10', toPort: 8081 },
       ],
@@ -99,6 +106,51 @@ void describe('CoreNatDriver', () => {
       ],
       mssClamp: [{ device: 'ipsec0' }, { device: 'wg-to-b' }],
     });
+  });
+
+  void it('firewall: the input filter opens the API from api_from only; rules per link and direction, in order', async () => {
+    const d = doc([wg('to-b'), wg('off', { enabled: false })], {
+      firewall: {
+        api_from: ['198.51.100.0/24'],
+        rules: [
+          { name: 'no-ssh', link: 'to-b', direction: 'in', protocol: 'tcp', port: '22', action: 'reject' },
+          {
+            name: 'web',
+            link: 'to-b',
+            destination: '10.2.0.0/24',
+            protocol: 'tcp',
+            port: '8000-8100',
+            action: 'accept',
+          },
+          { name: 'gone', link: 'off', action: 'drop' },
+          { name: 'no-icmp', protocol: 'icmp', action: 'drop' },
+        ],
+      },
+    });
+    const desired = await driver.desired(d);
+    assert.deepEqual(desired.input?.api, { port: 8080, from: ['198.51.100.0/24'] });
+    assert.deepEqual(desired.forwardRules, [
+      { name: 'no-ssh', iif: 'wg-to-b', protocol: 'tcp', ports: { from: 22, to: 22 }, action: 'reject' },
+      {
+        name: 'web.in',
+        iif: 'wg-to-b',
+        dst: ['10.2.0.0/24'],
+        protocol: 'tcp',
+        ports: { from: 8000, to: 8100 },
+        action: 'accept',
+      },
+      {
+        name: 'web.out',
+        oif: 'wg-to-b',
+        dst: ['10.2.0.0/24'],
+        protocol: 'tcp',
+        ports: { from: 8000, to: 8100 },
+        action: 'accept',
+      },
+      { name: 'no-icmp', protocol: 'icmp', action: 'drop' },
+    ]);
+    const open = await driver.desired(doc([wg('to-b')], { firewall: { underlay_input: 'open' } }));
+    assert.equal(open.input, undefined);
   });
 
   void it('masquerade off, or no underlay known: no masquerade rule; a forward from a link enters by its device', async () => {

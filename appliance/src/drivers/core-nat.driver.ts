@@ -2,8 +2,9 @@
 // (`inet weft`, core's owned.ts), rendered from the document by pure functions in @weft/core and
 // replaced in one `nft -f` transaction per apply, so a failed apply changes nothing and a restart never
 // duplicates a rule. What it holds: masquerade for LAN traffic leaving by the underlay (tunnel traffic
-// keeps its LAN source), DNAT port forwards, NETMAP of this site's subnet per link (netmap.local), and
-// TCP MSS clamping on every tunnel device. Nothing outside the table is touched.
+// keeps its LAN source), DNAT port forwards, NETMAP of this site's subnet per link (netmap.local), TCP
+// MSS clamping on every tunnel device, the underlay's input filter (tunnel ports, ICMP, DHCP, the API
+// from api_from) and the forwarding rules. Nothing outside the table is touched.
 import { createHash } from 'node:crypto';
 import type { NftDesired } from '@weft/core';
 import type { PinoLogger } from 'nestjs-pino';
@@ -35,6 +36,10 @@ export interface NftPort {
 export interface NatEnv {
   /** The underlay interface: the named one, else the one the IPv4 default route leaves by. */
   underlay(ifname: string | undefined): Promise<string | undefined>;
+  /** The ports this appliance's tunnels listen on for `doc`, as their modules pick them. */
+  tunnelPorts(doc: NormalizedDocument): { udp: number[]; tcp: number[] };
+  /** The TCP port the API listens on. */
+  apiPort: number;
 }
 
 /** The interface a link's tunnel puts its traffic on (undefined: none yet). */
@@ -118,6 +123,46 @@ export class CoreNatDriver implements ModuleDriver {
       }
     }
     out.mssClamp = [...devices].sort().map((device) => ({ device }));
+    // Never masquerade what goes to a remote site: with kernel IPsec it leaves by the underlay in the
+    // clear until ESP takes it, and must keep its LAN source to match the policy.
+    const remote = [...new Set(links.flatMap((l) => wireSubnets(doc, l).remote))].sort();
+    if (out.masquerade && remote.length > 0) out.masquerade.exceptTo = remote;
+    const fw = doc.firewall;
+    if ((fw?.underlay_input ?? 'filter') === 'filter' && underlay) {
+      const ports = this.env.tunnelPorts(doc);
+      out.input = {
+        underlay,
+        udpPorts: ports.udp,
+        tcpPorts: ports.tcp,
+        ...((fw?.api_from ?? []).length > 0
+          ? { api: { port: this.env.apiPort, from: fw?.api_from ?? [] } }
+          : {}),
+      };
+    }
+    out.forwardRules = (fw?.rules ?? []).flatMap((r) => {
+      const link = r.link === undefined ? undefined : links.find((l) => l.name === r.link);
+      // A rule for a disabled (or missing) link has no interface to match: it has nothing to filter.
+      const device = link ? this.interfaceOf(link) : undefined;
+      if (r.link !== undefined && !device) return [];
+      const [from, to] = (r.port ?? '').split('-').map(Number);
+      const base = {
+        ...(r.source ? { src: [r.source] } : {}),
+        ...(r.destination ? { dst: [r.destination] } : {}),
+        ...(r.protocol ? { protocol: r.protocol } : {}),
+        ...(r.port !== undefined && from !== undefined ? { ports: { from, to: to ?? from } } : {}),
+        action: r.action,
+      };
+      if (!device) return [{ name: r.name, ...base }];
+      const direction = r.direction ?? 'both';
+      return [
+        ...(direction !== 'out'
+          ? [{ name: direction === 'both' ? `${r.name}.in` : r.name, iif: device, ...base }]
+          : []),
+        ...(direction !== 'in'
+          ? [{ name: direction === 'both' ? `${r.name}.out` : r.name, oif: device, ...base }]
+          : []),
+      ];
+    });
     return out;
   }
 
@@ -133,6 +178,10 @@ export class CoreNatDriver implements ModuleDriver {
       `${desired.portForwards.length} port forward(s)`,
       `${desired.netmaps.length} netmap(s)`,
       `MSS clamping on ${desired.mssClamp.length} tunnel device(s)`,
+      desired.input
+        ? `underlay input filter (UDP ${desired.input.udpPorts.join(', ') || 'none'} open)`
+        : 'no underlay input filter',
+      `${desired.forwardRules?.length ?? 0} forward rule(s)`,
     ].join(', ');
     const payload: Payload = { desired, hash };
     return [

@@ -354,7 +354,19 @@ export async function createModuleDrivers(
   const nat = new CoreNatDriver(
     nftPort(new NodeProcessRunner()),
     linkInterface,
-    { underlay: async (ifname) => ifname ?? (await defaultRouteInterface(routing)) },
+    {
+      underlay: async (ifname) => ifname ?? (await defaultRouteInterface(routing)),
+      // What each tunnel module binds, as its plan picks the ports (charon: IKE and NAT-T).
+      tunnelPorts: (doc) => ({
+        udp: [
+          ...driver.listenPorts(doc),
+          ...openvpn.listenPorts(doc),
+          ...(doc.links.some((l) => l.type === 'ipsec' && l.enabled !== false) ? [500, 4500] : []),
+        ],
+        tcp: [],
+      }),
+      apiPort: boot.listenPort,
+    },
     store.moduleState('nat'),
     coreLog,
   );

@@ -244,6 +244,15 @@ export class OpenvpnDriver implements ModuleDriver {
     return p === undefined ? undefined : Number(p);
   }
 
+  /** The UDP ports this appliance's openvpns bind for `doc` (as plan() picks them), for the underlay's input filter. */
+  listenPorts(doc: NormalizedDocument): number[] {
+    const links = this.links(doc);
+    const set = links.flatMap((l) =>
+      topologyOf(l) !== 'spoke' && l.openvpn.listen_port !== undefined ? [l.openvpn.listen_port] : [],
+    );
+    return [...new Set([...set, ...this.ports(links).values()])];
+  }
+
   /** The underlay MTU this side derives its tun-mtu from, for the third-party `.ovpn`. */
   underlayMtuOf(doc: NormalizedDocument): Promise<number | undefined> {
     return this.env.underlayMtu(doc.appliance.underlay_interface);

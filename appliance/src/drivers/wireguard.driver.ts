@@ -286,9 +286,9 @@ export class WireGuardDriver implements ModuleDriver {
     }
   }
 
-  private async desired(doc: NormalizedDocument): Promise<Map<string, DesiredDevice>> {
-    const out = new Map<string, DesiredDevice>();
-    const underlay = await this.env.underlayMtu(doc.appliance.underlay_interface);
+  /** The UDP port of each device `doc` wants, as plan() picks them (kept, else the first free). */
+  private portsOf(doc: NormalizedDocument): Map<string, number> {
+    const out = new Map<string, number>();
     const taken = new Set<number>();
     for (const link of doc.links)
       if (isWg(link) && link.wireguard.listen_port) taken.add(link.wireguard.listen_port);
@@ -296,18 +296,38 @@ export class WireGuardDriver implements ModuleDriver {
     for (const link of doc.links) {
       if (!isWg(link) || link.enabled === false) continue;
       const name = interfaceOf(link) ?? '';
-      let dev = out.get(name);
-      if (!dev) {
+      if (!out.has(name)) {
         let port = link.wireguard.listen_port ?? this.listenPortOf(name);
         if (port === undefined) {
           port = FIRST_LISTEN_PORT;
           while (taken.has(port)) port++;
           taken.add(port);
         }
+        out.set(name, port);
+      } else if (link.wireguard.listen_port) {
+        out.set(name, link.wireguard.listen_port);
+      }
+    }
+    return out;
+  }
+
+  /** The UDP ports the devices of `doc` listen on, for the underlay's input filter. */
+  listenPorts(doc: NormalizedDocument): number[] {
+    return [...new Set(this.portsOf(doc).values())];
+  }
+
+  private async desired(doc: NormalizedDocument): Promise<Map<string, DesiredDevice>> {
+    const out = new Map<string, DesiredDevice>();
+    const underlay = await this.env.underlayMtu(doc.appliance.underlay_interface);
+    const ports = this.portsOf(doc);
+    for (const link of doc.links) {
+      if (!isWg(link) || link.enabled === false) continue;
+      const name = interfaceOf(link) ?? '';
+      let dev = out.get(name);
+      if (!dev) {
+        const port = ports.get(name) ?? FIRST_LISTEN_PORT;
         dev = { name, listenPort: port, mtu: Number.MAX_SAFE_INTEGER, peers: [], links: [] };
         out.set(name, dev);
-      } else if (link.wireguard.listen_port) {
-        dev.listenPort = link.wireguard.listen_port;
       }
       const endpoint = await this.endpointOf(link);
       const v6 = endpoint?.startsWith('[') ?? false;

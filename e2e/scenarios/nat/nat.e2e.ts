@@ -168,4 +168,60 @@ describe('NAT: NETMAP for overlapping LANs, masquerade, port forwards', { timeou
     const { stdout } = await server;
     assert.match(stdout, /hello-from-the-internet/);
   });
+
+  it('the underlay input filter: a service on the gateway is not reachable from the internet, but from the LAN; the tunnels kept working under it', async () => {
+    // Every link above came up with the filter on (it is the default): their ports are open.
+    const listener = a
+      .exec(
+        [
+          'timeout',
+          '6',
+          process.execPath,
+          '-e',
+          "require('net').createServer((c) => { c.on('error', () => undefined); c.end('hi\\n'); }).listen(9090, '0.0.0.0');",
+        ],
+        {},
+      )
+      .catch(() => undefined); // ended by its timeout
+    await waitFor(async () => (await a.exec(['ss', '-Hltn', 'sport = :9090'])).stdout.includes('9090'), {
+      what: 'the gateway listens on 9090',
+      timeoutMs: 5_000,
+    });
+    const connect = (from: (argv: string[]) => Promise<unknown>, host: string) =>
+      from([
+        process.execPath,
+        '-e',
+        `const c = require('net').connect(9090, '${host}', () => { c.destroy(); process.exit(0); }); c.on('error', () => process.exit(1)); setTimeout(() => process.exit(2), 2000);`,
+      ]).then(
+        () => true,
+        () => false,
+      );
+    assert.equal(
+      await connect((argv) => lab.inetExec(argv), a.wanAddress),
+      false,
+      'dropped from the underlay',
+    );
+    assert.equal(await connect((argv) => a.lanExec(argv), a.lanGateway), true, 'open from the LAN');
+    const table = await a.exec(['nft', 'list', 'chain', 'inet', 'weft', 'input']);
+    assert.match(table.stdout, /counter packets [1-9]\d* bytes \d+ drop comment "underlay: everything else"/);
+    await listener;
+  });
+
+  it('a forward rule per link and direction: b can no longer open pings to a, a still pings b; removed, b pings again', async () => {
+    const put = async (rules: Json[]): Promise<void> => {
+      const current = await a.api.get<Json>('/config');
+      const res = await a.api.put(
+        '/config',
+        { ...current.body, firewall: { rules } },
+        { headers: { 'if-match': String(current.headers.etag) } },
+      );
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+    };
+    await put([{ name: 'no-ping-in', link: 'to-b', direction: 'in', protocol: 'icmp', action: 'reject' }]);
+    assert.equal(await ping(b, '10.11.0.10'), false, 'b → a refused');
+    assert.ok(await ping(a, '10.12.0.10'), 'a → b still works (its replies pass)');
+    assert.ok(await ping(c, '10.11.0.10'), 'c → a untouched (another link)');
+    await put([]);
+    assert.ok(await ping(b, '10.11.0.10'), 'b → a again');
+  });
 });

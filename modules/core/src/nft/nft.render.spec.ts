@@ -55,6 +55,14 @@ table inet weft {
 		oifname "wg-site-d" tcp flags syn tcp option maxseg size set rt mtu comment "mss wg-site-d"
 		iifname "wg-site-d" tcp flags syn tcp option maxseg size > 1380 tcp option maxseg size set 1380 comment "mss wg-site-d"
 	}
+
+	chain input {
+		type filter hook input priority filter; policy accept;
+	}
+
+	chain filter_forward {
+		type filter hook forward priority filter; policy accept;
+	}
 }
 `;
 
@@ -72,10 +80,104 @@ table inet weft {
 	chain forward {
 		type filter hook forward priority mangle; policy accept;
 	}
+
+	chain input {
+		type filter hook input priority filter; policy accept;
+	}
+
+	chain filter_forward {
+		type filter hook forward priority filter; policy accept;
+	}
 }
 `;
 
 void describe('renderNftScript', () => {
+  void it('renders the underlay input filter, masquerade exceptions and forward rules in their order', () => {
+    const script = renderNftScript({
+      ...emptyNftDesired(),
+      masquerade: { underlay: 'wan0', sources: ['10.1.0.0/24'], exceptTo: ['10.3.0.0/24', '10.2.0.0/24'] },
+      input: {
+        underlay: 'wan0',
+        udpPorts: [51820, 500, 4500, 500],
+        tcpPorts: [],
+        api: { port: 8080, from: ['198.51.100.0/24', '2001:db8::/32'] },
+      },
+      forwardRules: [
+        {
+          name: 'no-ssh-in',
+          iif: 'wg0',
+          dst: ['10.1.0.0/24'],
+          protocol: 'tcp',
+          ports: { from: 22, to: 22 },
+          action: 'reject',
+        },
+        { name: 'web', oif: 'wg0', protocol: 'tcp', ports: { from: 8000, to: 8100 }, action: 'accept' },
+        { name: 'icmp-off', protocol: 'icmp', action: 'drop' },
+      ],
+    });
+    const body = script.split('\n').map((l) => l.trim());
+    assert.ok(
+      body.includes(
+        'oifname "wan0" ip saddr 10.1.0.0/24 ip daddr != { 10.2.0.0/24, 10.3.0.0/24 } masquerade comment "masquerade"',
+      ),
+      script,
+    );
+    const input = body.slice(body.indexOf('chain input {') + 2, body.indexOf('chain filter_forward {') - 2);
+    assert.deepEqual(input, [
+      'iifname "wan0" ct state established,related accept comment "underlay: replies"',
+      'iifname "wan0" ct state invalid drop comment "underlay: invalid"',
+      'iifname "wan0" meta l4proto { icmp, ipv6-icmp } accept comment "underlay: icmp"',
+      'iifname "wan0" udp sport 67 udp dport 68 accept comment "underlay: dhcp"',
+      'iifname "wan0" udp sport 547 udp dport 546 accept comment "underlay: dhcpv6"',
+      'iifname "wan0" udp dport { 500, 4500, 51820 } accept comment "underlay: tunnel ports"',
+      'iifname "wan0" ip saddr 198.51.100.0/24 tcp dport 8080 accept comment "underlay: api"',
+      'iifname "wan0" ip6 saddr 2001:db8::/32 tcp dport 8080 accept comment "underlay: api"',
+      'iifname "wan0" counter drop comment "underlay: everything else"',
+    ]);
+    const fwd = body.slice(body.indexOf('chain filter_forward {') + 2, -3);
+    assert.deepEqual(fwd, [
+      'ct state established,related accept comment "replies"',
+      'iifname "wg0" ip daddr 10.1.0.0/24 tcp dport 22 counter reject comment "rule no-ssh-in"',
+      'oifname "wg0" tcp dport 8000-8100 accept comment "rule web"',
+      'meta l4proto { icmp, ipv6-icmp } counter drop comment "rule icmp-off"',
+    ]);
+  });
+
+  void it('refuses bad firewall input, naming the field', () => {
+    const bad: [Partial<NftDesired>, RegExp][] = [
+      [{ input: { underlay: 'wan 0', udpPorts: [], tcpPorts: [] } }, /input\.underlay/],
+      [{ input: { underlay: 'wan0', udpPorts: [70000], tcpPorts: [] } }, /input\.udpPorts\[0\]/],
+      [
+        { forwardRules: [{ name: 'x', src: ['10.1.0.0/24'], dst: ['2001:db8::/32'], action: 'drop' }] },
+        /mixes IPv4 and IPv6/,
+      ],
+      [
+        { forwardRules: [{ name: 'x', ports: { from: 1, to: 2 }, action: 'drop' }] },
+        /needs protocol tcp or udp/,
+      ],
+      [
+        { forwardRules: [{ name: 'x', protocol: 'tcp', ports: { from: 9, to: 2 }, action: 'drop' }] },
+        /ends before it starts/,
+      ],
+      [
+        {
+          forwardRules: [
+            { name: 'x', action: 'drop' },
+            { name: 'x', action: 'accept' },
+          ],
+        },
+        /forwardRules\[1\]\.name/,
+      ],
+      [
+        { masquerade: { underlay: 'wan0', sources: ['10.1.0.0/24'], exceptTo: ['nope'] } },
+        /masquerade\.exceptTo\[0\]/,
+      ],
+    ];
+    for (const [extra, message] of bad) {
+      assert.throws(() => renderNftScript({ ...emptyNftDesired(), ...extra }), message);
+    }
+  });
+
   void it('renders masquerade, forwards, netmaps sharing a device and MSS clamping, sorted', () => {
     assert.equal(renderNftScript(representative()), REPRESENTATIVE_SCRIPT);
   });

@@ -30,8 +30,11 @@ const MSS_RANGE = { min: 536, max: 65495 } as const;
 const CHAINS = [
   { name: 'prerouting', header: 'type nat hook prerouting priority dstnat; policy accept;' },
   { name: 'postrouting', header: 'type nat hook postrouting priority srcnat; policy accept;' },
-  // MSS clamping only, for now. At mangle priority, before any filter chain another table may have.
+  // MSS clamping. At mangle priority, before any filter chain another table may have.
   { name: 'forward', header: 'type filter hook forward priority mangle; policy accept;' },
+  // The underlay's input filter and the forwarding rules, at the filter priority.
+  { name: 'input', header: 'type filter hook input priority filter; policy accept;' },
+  { name: 'filter_forward', header: 'type filter hook forward priority filter; policy accept;' },
 ] as const;
 type ChainName = (typeof CHAINS)[number]['name'];
 
@@ -114,15 +117,27 @@ function renderRules(desired: NftDesired): RenderedRule[] {
     });
   }
   if (desired.masquerade !== undefined) {
-    const { underlay, sources } = checkMasquerade(desired.masquerade);
+    const { underlay, sources, exceptTo } = checkMasquerade(desired.masquerade);
     for (const family of ['inet', 'inet6'] as const) {
       const ofFamily = sources.filter((p) => p.family === family);
       if (ofFamily.length === 0) continue;
+      const ipk = ipKeyword(family);
+      const except = exceptTo.filter((p) => p.family === family);
+      const not = except.length > 0 ? ` ${ipk} daddr != ${prefixSet(except)}` : '';
       rules.push({
         chain: 'postrouting',
-        text: `oifname "${underlay}" ${ipKeyword(family)} saddr ${prefixSet(ofFamily)} masquerade comment "masquerade"`,
+        text: `oifname "${underlay}" ${ipk} saddr ${prefixSet(ofFamily)}${not} masquerade comment "masquerade"`,
       });
     }
+  }
+  if (desired.input !== undefined) rules.push(...renderInput(desired.input));
+  if (desired.forwardRules !== undefined && desired.forwardRules.length > 0) {
+    // Rules decide about new connections; the replies of one they let through always pass.
+    rules.push({
+      chain: 'filter_forward',
+      text: 'ct state established,related accept comment "replies"',
+    });
+    rules.push(...renderForwardRules(desired.forwardRules));
   }
   for (const { device, mss } of checkMssClamp(desired.mssClamp)) {
     const syn = 'tcp flags syn tcp option maxseg size';
@@ -250,9 +265,104 @@ function checkPortForwards(forwards: NftDesired['portForwards']): CheckedForward
   return checked.sort((a, b) => compareText(a.name, b.name));
 }
 
+function renderInput(input: NonNullable<NftDesired['input']>): RenderedRule[] {
+  const u = interfaceName(input.underlay, 'input.underlay');
+  const ports = (list: unknown, field: string): number[] => {
+    if (!Array.isArray(list)) throw new InvalidArgumentError(`${field}: must be a list`);
+    return [...new Set(list.map((p, i) => portNumber(p, `${field}[${i}]`)))].sort((a, b) => a - b);
+  };
+  const udp = ports(input.udpPorts, 'input.udpPorts');
+  const tcp = ports(input.tcpPorts, 'input.tcpPorts');
+  const set = (xs: number[]): string => (xs.length === 1 ? String(xs[0]) : `{ ${xs.join(', ')} }`);
+  const rule = (text: string, what: string): RenderedRule => ({
+    chain: 'input',
+    text: `iifname "${u}" ${text} comment "underlay: ${what}"`,
+  });
+  const out = [
+    rule('ct state established,related accept', 'replies'),
+    rule('ct state invalid drop', 'invalid'),
+    rule('meta l4proto { icmp, ipv6-icmp } accept', 'icmp'),
+    // A cloud image gets its underlay address by DHCP: the server's answers are not replies to conntrack.
+    rule('udp sport 67 udp dport 68 accept', 'dhcp'),
+    rule('udp sport 547 udp dport 546 accept', 'dhcpv6'),
+  ];
+  if (udp.length > 0) out.push(rule(`udp dport ${set(udp)} accept`, 'tunnel ports'));
+  if (tcp.length > 0) out.push(rule(`tcp dport ${set(tcp)} accept`, 'tunnel ports'));
+  if (input.api !== undefined) {
+    const port = portNumber(input.api.port, 'input.api.port');
+    if (!Array.isArray(input.api.from)) throw new InvalidArgumentError('input.api.from: must be a list');
+    const from = minimalPrefixes(input.api.from.map((p, i) => prefix(p, `input.api.from[${i}]`)));
+    for (const family of ['inet', 'inet6'] as const) {
+      const of = from.filter((p) => p.family === family);
+      if (of.length > 0) {
+        out.push(rule(`${ipKeyword(family)} saddr ${prefixSet(of)} tcp dport ${port} accept`, 'api'));
+      }
+    }
+  }
+  out.push(rule('counter drop', 'everything else'));
+  return out;
+}
+
+function renderForwardRules(rules: NonNullable<NftDesired['forwardRules']>): RenderedRule[] {
+  if (!Array.isArray(rules)) throw new InvalidArgumentError('forwardRules: must be a list');
+  const names = new Map<string, number>();
+  return rules.map((r, i): RenderedRule => {
+    const at = `forwardRules[${i}]`;
+    const name = ruleName(r.name, `${at}.name`);
+    const seen = names.get(name);
+    if (seen !== undefined) {
+      throw new InvalidArgumentError(`${at}.name: "${name}" is also the name of forwardRules[${seen}]`);
+    }
+    names.set(name, i);
+    const parts: string[] = [];
+    if (r.iif !== undefined) parts.push(`iifname "${interfaceName(r.iif, `${at}.iif`)}"`);
+    if (r.oif !== undefined) parts.push(`oifname "${interfaceName(r.oif, `${at}.oif`)}"`);
+    const src = (r.src ?? []).map((p, j) => prefix(p, `${at}.src[${j}]`));
+    const dst = (r.dst ?? []).map((p, j) => prefix(p, `${at}.dst[${j}]`));
+    const families = new Set([...src, ...dst].map((p) => p.family));
+    if (families.size > 1) {
+      throw new InvalidArgumentError(
+        `${at}: mixes IPv4 and IPv6 prefixes in src/dst; make one rule per family`,
+      );
+    }
+    const [family] = [...families];
+    if (family !== undefined) {
+      const ipk = ipKeyword(family);
+      if (src.length > 0) parts.push(`${ipk} saddr ${prefixSet(minimalPrefixes(src))}`);
+      if (dst.length > 0) parts.push(`${ipk} daddr ${prefixSet(minimalPrefixes(dst))}`);
+    }
+    if (r.protocol === 'icmp') {
+      parts.push(
+        family === 'inet'
+          ? 'meta l4proto icmp'
+          : family === 'inet6'
+            ? 'meta l4proto ipv6-icmp'
+            : 'meta l4proto { icmp, ipv6-icmp }',
+      );
+    } else if (r.protocol === 'tcp' || r.protocol === 'udp') {
+      if (r.ports !== undefined) {
+        const from = portNumber(r.ports.from, `${at}.ports.from`);
+        const to = portNumber(r.ports.to, `${at}.ports.to`);
+        if (to < from) throw new InvalidArgumentError(`${at}.ports: ${from}-${to} ends before it starts`);
+        parts.push(`${r.protocol} dport ${from === to ? from : `${from}-${to}`}`);
+      } else parts.push(`meta l4proto ${r.protocol}`);
+    } else if (r.protocol !== undefined) {
+      throw new InvalidArgumentError(`${at}.protocol: "${String(r.protocol)}" is not tcp, udp or icmp`);
+    } else if (r.ports !== undefined) {
+      throw new InvalidArgumentError(`${at}.ports: a port needs protocol tcp or udp`);
+    }
+    if (r.action !== 'accept' && r.action !== 'drop' && r.action !== 'reject') {
+      throw new InvalidArgumentError(`${at}.action: "${String(r.action)}" is not accept, drop or reject`);
+    }
+    parts.push(r.action === 'drop' ? 'counter drop' : r.action === 'reject' ? 'counter reject' : 'accept');
+    return { chain: 'filter_forward', text: `${parts.join(' ')} comment "rule ${name}"` };
+  });
+}
+
 function checkMasquerade(m: NonNullable<NftDesired['masquerade']>): {
   underlay: string;
   sources: IpPrefix[];
+  exceptTo: IpPrefix[];
 } {
   const underlay = interfaceName(m.underlay, 'masquerade.underlay');
   if (!Array.isArray(m.sources) || m.sources.length === 0) {
@@ -261,7 +371,8 @@ function checkMasquerade(m: NonNullable<NftDesired['masquerade']>): {
     );
   }
   const sources = m.sources.map((s, i) => prefix(s, `masquerade.sources[${i}]`));
-  return { underlay, sources: minimalPrefixes(sources) };
+  const exceptTo = (m.exceptTo ?? []).map((s, i) => prefix(s, `masquerade.exceptTo[${i}]`));
+  return { underlay, sources: minimalPrefixes(sources), exceptTo: minimalPrefixes(exceptTo) };
 }
 
 function checkMssClamp(clamps: NftDesired['mssClamp']): { device: string; mss?: number }[] {

@@ -11,7 +11,43 @@ export interface NftDesired {
    * Masquerade LAN traffic leaving by the underlay only: `oifname <underlay> ip saddr <sources>
    * masquerade` (and ip6 for IPv6 sources). Tunnel traffic (other oifnames) keeps its LAN source.
    */
-  masquerade?: { underlay: string; sources: string[] };
+  masquerade?: {
+    underlay: string;
+    sources: string[];
+    /**
+     * Destinations never masqueraded (the links' remote prefixes): with kernel IPsec the plaintext
+     * packet passes postrouting with the underlay as its output before ESP takes it, and a masqueraded
+     * source would no longer match the policy.
+     */
+    exceptTo?: string[];
+  };
+  /**
+   * The underlay's input filter (absent: none). Accepts replies (ct established/related), ICMP and
+   * ICMPv6 (path MTU, neighbour discovery, ping), DHCP/DHCPv6 answers, the tunnel ports, and the API's
+   * TCP port from `api.from` only; everything else arriving by the underlay is counted and dropped.
+   */
+  input?: {
+    underlay: string;
+    udpPorts: number[];
+    tcpPorts: number[];
+    api?: { port: number; from: string[] };
+  };
+  /**
+   * Forwarding rules for new connections, first match wins, in the given order (replies of a
+   * connection let through always pass); what none matches is forwarded (policy accept). Addresses are as the packet has them between prerouting and postrouting: after a DNAT
+   * (a port forward, the inbound half of NETMAP), before an SNAT.
+   */
+  forwardRules?: {
+    name: string;
+    iif?: string;
+    oif?: string;
+    src?: string[];
+    dst?: string[];
+    protocol?: 'tcp' | 'udp' | 'icmp';
+    /** Destination port or range (`80`, `8000-8100`); tcp/udp only. */
+    ports?: { from: number; to: number };
+    action: 'accept' | 'drop' | 'reject';
+  }[];
   /**
    * DNAT port forwards: `iifname <iif> <proto> dport <port> dnat ip to <to>:<toPort>` in prerouting
    * (IPv4 `to` only for now; IPv6 `to` → dnat ip6).
