@@ -13,6 +13,7 @@ import {
   applySiteSettings,
   caOf,
   captureIn,
+  ExecError,
   importPeerConfig,
   Lab,
   ping,
@@ -223,5 +224,58 @@ describe('NAT: NETMAP for overlapping LANs, masquerade, port forwards', { timeou
     assert.ok(await ping(c, '10.11.0.10'), 'c → a untouched (another link)');
     await put([]);
     assert.ok(await ping(b, '10.11.0.10'), 'b → a again');
+  });
+
+  it('fail-closed: with link to-b disabled, a ping to b’s LAN gets "unreachable" from gw a and nothing leaves by the underlay', async () => {
+    const setEnabled = async (enabled: boolean): Promise<void> => {
+      const link = (await a.api.get<Json>('/links/to-b')).body;
+      const res = await a.api.put('/links/to-b', { ...link, enabled });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+    };
+    await setEnabled(false);
+    let answer = '';
+    const leaked = await captureIn(
+      a.netns,
+      'wan0',
+      1,
+      async () => {
+        answer = await a
+          .lanExec(['ping', '-n', '-c', '2', '-W', '1', '10.12.0.10'])
+          .then((r) => r.stdout)
+          .catch((e: unknown) => (e instanceof ExecError ? e.result.stdout : String(e)));
+      },
+      { filter: 'host 10.12.0.10 or host 10.1.0.10', timeoutMs: 3_000 },
+    ).catch(() => [] as string[]);
+    assert.match(answer, /Destination (Net|Host) Unreachable/, answer);
+    assert.deepEqual(leaked, [], 'no packet for b’s LAN (nor from a’s) on the underlay');
+    await setEnabled(true);
+    // A's new device knows no endpoint for b (b dials in): b's traffic, or its 25 s keepalive, makes the
+    // new handshake (WireGuard re-handshakes ≤ 15 s after its packets go unanswered).
+    await waitFor(() => ping(b, '10.11.0.10'), {
+      what: 'b reaches a again after enabling',
+      timeoutMs: 40_000,
+    });
+    assert.ok(await ping(a, '10.12.0.10'), 'and a reaches b');
+  });
+
+  it('kill -9 of the appliance and a restart: the same nft table (no duplicates), traffic flows again', async () => {
+    const table = async (): Promise<string> =>
+      (await a.exec(['nft', 'list', 'table', 'inet', 'weft'])).stdout.replace(
+        /counter packets \d+ bytes \d+/g,
+        'counter',
+      );
+    const before = await table();
+    await a.kill9();
+    await a.start();
+    await waitFor(async () => (await a.api.get('/ready', { token: null })).status === 200, {
+      timeoutMs: 20_000,
+      what: 'appliance a ready again',
+    });
+    assert.equal(await table(), before);
+    const handles = (await a.exec(['nft', '-a', 'list', 'chain', 'inet', 'weft', 'postrouting'])).stdout;
+    assert.equal((handles.match(/comment "masquerade"/g) ?? []).length, 1, handles);
+    await waitFor(() => ping(b, '10.11.0.10'), { what: 'b reaches a after the restart', timeoutMs: 40_000 });
+    await waitFor(() => ping(a, '10.13.0.10'), { what: 'a reaches c after the restart', timeoutMs: 40_000 });
+    assert.ok(await ping(a, '10.12.0.10'), 'and b');
   });
 });
