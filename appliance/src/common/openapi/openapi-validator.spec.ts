@@ -164,7 +164,7 @@ void describe('OpenApiValidator: request bodies', () => {
     assert.deepEqual(errors, [
       {
         pointer: '/foo',
-        message: 'unknown field "foo" — allowed here: schema_version, appliance, links, routes, nat',
+        message: 'unknown field "foo" — allowed here: schema_version, appliance, links, routes, nat, firewall',
       },
     ]);
   });

@@ -121,7 +121,9 @@ void describe('NftService (kernel)', () => {
     assert.deepEqual(
       (await nft.observe())?.chains.map((c) => `${c.name} ${c.type} ${c.hook} ${c.prio} ${c.policy}`),
       [
+        'filter_forward filter forward 0 accept',
         'forward filter forward -150 accept',
+        'input filter input 0 accept',
         'postrouting nat postrouting 100 accept',
         'prerouting nat prerouting -100 accept',
       ],
