@@ -156,6 +156,8 @@ const API_FIXES: Readonly<Record<string, string>> = {
     "the other side refused this end's certificate: its remote_ca must be this appliance's ca_certificate (GET /appliance); importing this link's peer-config there sets it",
   'certificate-verify-failed':
     "the other side's certificate is not from remote_ca: set remote_ca to the other appliance's ca_certificate (GET /appliance there), and remote_name to its public_endpoint",
+  'certificate-not-bound':
+    "a certificate with this spoke's name came from another CA than the hub link's remote_ca: if the spoke's CA changed, set remote_ca to its new ca_certificate; if not, another spoke's CA is impersonating it and was refused",
   'mtu-mismatch':
     'leave mtu out on both links (each derives it from its underlay), or set the same mtu on both',
   'compression-mismatch':

@@ -100,10 +100,13 @@ export function specOf(instance: OpenvpnInstance, dco: boolean): OpenvpnSpec {
       caPath: true,
       local: { port: instance.listenPort },
       tunnel: { subnet: instance.network, serverAddress: instance.serverAddress },
+      // Each spoke's name is bound to its own CA (tls-verify): another spoke's CA, trusted too, cannot
+      // mint a certificate with this name and take its address and subnets.
       spokes: instance.spokes.map((s) => ({
         commonName: s.commonName,
         tunnelAddress: s.tunnelAddress,
         subnets: s.subnets,
+        caPem: s.remoteCa,
       })),
       credentials: { caPem, certPem: instance.cert, keyPem: instance.key },
     };

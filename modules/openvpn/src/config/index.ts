@@ -5,10 +5,14 @@ export {
   DEFAULT_KEEPALIVE,
   DEFAULT_VERBOSITY,
   caDirFiles,
+  hubBindsSpokes,
   hubSpokesChange,
   openvpnFiles,
+  openvpnFingerprint,
   renderCcdEntry,
   renderOpenvpnConfig,
+  renderSpokeCaBindings,
+  renderTlsVerifyScript,
   validateSpec,
 } from './openvpn.config.js';
 export { openvpnLayout, checkLayout, type OpenvpnLayoutOptions } from './openvpn.layout.js';

@@ -4,10 +4,13 @@ import { InvalidArgumentError } from '@weft/core';
 import { deriveMtu } from './mtu.js';
 import {
   caDirFiles,
+  hubBindsSpokes,
   hubSpokesChange,
   openvpnFiles,
   renderCcdEntry,
   renderOpenvpnConfig,
+  renderSpokeCaBindings,
+  renderTlsVerifyScript,
 } from './openvpn.config.js';
 import type {
   OpenvpnHubClientSpec,
@@ -16,6 +19,17 @@ import type {
   OpenvpnSpec,
 } from './openvpn.config.types.js';
 import { openvpnLayout } from './openvpn.layout.js';
+import {
+  CA_1,
+  CA_1_SHA256,
+  CA_2,
+  CA_2_INTERMEDIATE,
+  CA_2_INTERMEDIATE_SHA256,
+  CA_2_SHA256,
+  CA_3,
+  CA_3_SHA256,
+  SPOKE_1_CERT,
+} from './spoke-ca.fixtures.js';
 import { generateTlsCryptKey } from './tls-crypt.key.js';
 
 const pem = (label: string, body: string): string =>
@@ -241,6 +255,7 @@ void describe('renderOpenvpnConfig (goldens)', () => {
       routesAdded: ['10.11.0.0/16', '10.3.0.0/16'],
       routesRemoved: ['10.2.0.0/16', '172.16.2.0/24'],
       caChanged: true,
+      bindingsChanged: false,
     });
     assert.deepEqual(hubSpokesChange(running, { ...running }), {
       added: [],
@@ -249,6 +264,7 @@ void describe('renderOpenvpnConfig (goldens)', () => {
       routesAdded: [],
       routesRemoved: [],
       caChanged: false,
+      bindingsChanged: false,
     });
     const restarts: Partial<OpenvpnHubServerSpec>[] = [
       { local: { port: 1195 } },
@@ -348,6 +364,153 @@ void describe('openvpnFiles', () => {
   void it('p2p and client instances have no ccd entries', () => {
     assert.equal(openvpnFiles(P2P_LISTEN, layoutOf(P2P_LISTEN)).length, 5);
     assert.equal(openvpnFiles(SPOKE, layoutOf(SPOKE)).length, 5);
+  });
+});
+
+void describe('spokes bound to their CAs (tls-verify)', () => {
+  const dir = `${RUN}/hub`;
+  const BOUND: OpenvpnHubServerSpec = {
+    ...HUB,
+    caPath: true,
+    credentials: { ...CREDENTIALS, caPem: `${CA_1}${CA_2}${CA_3}` },
+    spokes: [
+      { ...HUB.spokes[0]!, caPem: CA_1 },
+      { ...HUB.spokes[1]!, caPem: CA_2 },
+    ],
+  };
+
+  void it('without caPem: no script, script-security 1, no binding files', () => {
+    const text = render({ ...BOUND, spokes: HUB.spokes });
+    assert.doesNotMatch(text, /tls-verify/);
+    assert.match(text, /^script-security 1$/m);
+    assert.equal(hubBindsSpokes({ ...BOUND, spokes: HUB.spokes }), false);
+    const paths = openvpnFiles({ ...BOUND, spokes: HUB.spokes }, layoutOf(BOUND)).map((f) => f.path);
+    assert.ok(!paths.includes(`${dir}/tls-verify.sh`) && !paths.includes(`${dir}/spoke-ca.bindings`));
+  });
+
+  void it('with caPem: tls-verify with script-security 2, the script 0700 and the allow-list 0600', () => {
+    const text = render(BOUND);
+    const options = text.split('\n');
+    // The check sits with the other TLS options; script-security 2 replaces 1 (never both).
+    assert.equal(
+      options[options.indexOf(`tls-crypt ${dir}/tls-crypt.key`) + 1],
+      `tls-verify ${dir}/tls-verify.sh`,
+    );
+    assert.match(text, /^script-security 2$/m);
+    assert.doesNotMatch(text, /^script-security 1$/m);
+    assert.doesNotMatch(text, /BEGIN|[0-9a-f]{2}:[0-9a-f]{2}:/, 'the config names paths only');
+    const files = openvpnFiles(BOUND, layoutOf(BOUND));
+    const byPath = new Map(files.map((f) => [f.path, f]));
+    assert.equal(byPath.get(`${dir}/tls-verify.sh`)?.mode, 0o700);
+    assert.equal(byPath.get(`${dir}/spoke-ca.bindings`)?.mode, 0o600);
+    assert.ok(files.filter((f) => f.mode === 0o700).length === 1, 'the script is the only executable');
+    assert.equal(byPath.get(`${dir}/tls-verify.sh`)?.text, renderTlsVerifyScript(layoutOf(BOUND)));
+    assert.equal(
+      byPath.get(`${dir}/spoke-ca.bindings`)?.text,
+      lines(
+        '# hub hub: common name, SHA-256 of the CA that must issue it. Rendered by Weft: edits are overwritten.',
+        `spoke-1 ${CA_1_SHA256}`,
+        `spoke-2 ${CA_2_SHA256}`,
+      ),
+    );
+    // A ca file instead of capath binds the same way.
+    assert.match(render({ ...BOUND, caPath: false }), /^tls-verify /m);
+  });
+
+  void it('the script: POSIX sh, its list path quoted, the variables openvpn 2.6.14 sets, no eval', () => {
+    const script = renderTlsVerifyScript(layoutOf(BOUND));
+    assert.ok(script.startsWith('#!/bin/sh\n'));
+    assert.match(script, new RegExp(`^allow='${dir}/spoke-ca\\.bindings'$`, 'm'));
+    assert.match(script, /^\[ "\$1" = 0 \] \|\| exit 0$/m);
+    assert.match(script, /^cn="\$\{common_name-\}"$/m);
+    assert.match(script, /^issuer="\$\{tls_digest_sha256_1-\}"$/m);
+    assert.match(script, /X509_0_CN_1\+set/);
+    assert.match(script, /^done <"\$allow"$/m);
+    assert.doesNotMatch(script, /\beval\b|`|\$\(/, 'nothing is evaluated or substituted');
+    // Every expansion of the certificate's values is quoted.
+    assert.doesNotMatch(script, /[^"{]\$(?:cn|issuer|common_name|tls_digest)/);
+    assert.match(
+      script,
+      /printf 'weft: CN "%s" is not issued by the CA bound to it \(issuer sha256 %s\)\\n' "\$cn" "\$issuer" >&2/,
+    );
+  });
+
+  void it('a chain binds the CA at its bottom; a bundle of two unrelated CAs (a rollover) binds both', () => {
+    const chain: OpenvpnHubServerSpec = {
+      ...BOUND,
+      credentials: { ...CREDENTIALS, caPem: `${CA_1}${CA_2}${CA_2_INTERMEDIATE}${CA_3}` },
+      spokes: [
+        { ...HUB.spokes[0]!, caPem: `${CA_1}\n${CA_3}` },
+        { ...HUB.spokes[1]!, caPem: `${CA_2}${CA_2_INTERMEDIATE}` },
+      ],
+    };
+    assert.deepEqual(renderSpokeCaBindings(chain).split('\n').slice(1), [
+      `spoke-1 ${CA_1_SHA256}`,
+      `spoke-1 ${CA_3_SHA256}`,
+      `spoke-2 ${CA_2_INTERMEDIATE_SHA256}`,
+      '',
+    ]);
+  });
+
+  void it('refuses a half-bound hub, a caPem that is no CA, and a bound CA the hub does not trust', () => {
+    refuses(
+      { ...BOUND, spokes: [BOUND.spokes[0], HUB.spokes[1]] },
+      /^spokes\[1\]\.caPem: spoke spoke-2 has no CA bound to it while other spokes of this hub have one/,
+    );
+    refuses(
+      { ...BOUND, spokes: [{ ...BOUND.spokes[0]!, caPem: 'CA' }, BOUND.spokes[1]] },
+      /^spokes\[0\]\.caPem is not PEM/,
+    );
+    refuses(
+      { ...BOUND, spokes: [{ ...BOUND.spokes[0]!, caPem: pem('CERTIFICATE', 'Q0E=') }, BOUND.spokes[1]] },
+      /^spokes\[0\]\.caPem: certificate 1 does not parse/,
+    );
+    refuses(
+      {
+        ...BOUND,
+        credentials: { ...BOUND.credentials, caPem: `${CA_1}${CA_2}${SPOKE_1_CERT}` },
+        spokes: [{ ...BOUND.spokes[0]!, caPem: SPOKE_1_CERT }, BOUND.spokes[1]],
+      },
+      /^spokes\[0\]\.caPem: CN=spoke-1 is not a CA certificate/,
+    );
+    refuses(
+      { ...BOUND, credentials: { ...BOUND.credentials, caPem: CA_1 } },
+      /^spokes\[1\]\.caPem: the CA CN=weft-unit-ca-2 bound to spoke spoke-2 is not in credentials\.caPem/,
+    );
+    // A bound hub parses the trusted CAs too.
+    refuses({ ...BOUND, credentials: CREDENTIALS }, /^credentials\.caPem: certificate 1 does not parse/);
+  });
+
+  void it('hubSpokesChange: a new CA for a spoke changes it (killed, re-checked); the same CA reformatted does not', () => {
+    const next: OpenvpnHubServerSpec = {
+      ...BOUND,
+      spokes: [BOUND.spokes[0]!, { ...BOUND.spokes[1]!, caPem: CA_3 }],
+    };
+    assert.deepEqual(hubSpokesChange(BOUND, next), {
+      added: [],
+      removed: [],
+      changed: [next.spokes[1]],
+      routesAdded: [],
+      routesRemoved: [],
+      caChanged: false,
+      bindingsChanged: true,
+    });
+    const reformatted: OpenvpnHubServerSpec = {
+      ...BOUND,
+      spokes: [{ ...BOUND.spokes[0]!, caPem: `\n${CA_1.replace(/\n/g, '\r\n')}\n` }, BOUND.spokes[1]!],
+    };
+    assert.deepEqual(hubSpokesChange(BOUND, reformatted)?.changed, []);
+    assert.equal(hubSpokesChange(BOUND, reformatted)?.bindingsChanged, false);
+    const spoke3 = { commonName: 'spoke-3', tunnelAddress: '10.200.0.13', subnets: [], caPem: CA_3 };
+    const added = hubSpokesChange(BOUND, { ...BOUND, spokes: [...BOUND.spokes, spoke3] });
+    assert.deepEqual([added?.added, added?.changed, added?.bindingsChanged], [[spoke3], [], true]);
+    const removed = hubSpokesChange(BOUND, { ...BOUND, spokes: [BOUND.spokes[0]!] });
+    assert.deepEqual([removed?.removed, removed?.bindingsChanged], [[BOUND.spokes[1]], true]);
+    // tls-verify is read at start: binding or unbinding the hub is a restart.
+    assert.equal(hubSpokesChange(BOUND, { ...BOUND, spokes: HUB.spokes }), undefined);
+    assert.equal(hubSpokesChange({ ...BOUND, spokes: HUB.spokes }, BOUND), undefined);
+    // A spec the renderer refuses is no change to apply.
+    assert.equal(hubSpokesChange(BOUND, { ...BOUND, spokes: [BOUND.spokes[0]!, HUB.spokes[1]!] }), undefined);
   });
 });
 

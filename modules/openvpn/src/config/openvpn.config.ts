@@ -6,7 +6,8 @@
 // always (an unauthenticated packet never reaches the TLS stack); AEAD data ciphers only, no fallback;
 // no compression (VORACLE, and DCO cannot do it); keepalive → ping-restart; float; tun-mtu/mssfix from
 // the underlay MTU; `disable-dco` unless the kernel has ovpn-dco; the management interface on a UNIX
-// socket in the instance's private dir; foreground (never `daemon`); built-in scripts only.
+// socket in the instance's private dir; foreground (never `daemon`); built-in scripts only, but for the
+// tls-verify script of a hub whose spokes are bound to their CAs.
 import { createHash, X509Certificate } from 'node:crypto';
 import { InvalidArgumentError } from '@weft/core';
 import { deriveMtu } from './mtu.js';
@@ -83,10 +84,10 @@ export function renderCcdEntry(spoke: OpenvpnSpoke, tunnelSubnet: string): strin
  * tls-crypt key and (hub server) one ccd entry per spoke, named by its common name.
  */
 export function openvpnFiles(spec: OpenvpnSpec, layout: OpenvpnLayout): OpenvpnFile[] {
-  const file = (path: string, text: string): OpenvpnFile => ({
+  const file = (path: string, text: string, mode: 0o600 | 0o700 = 0o600): OpenvpnFile => ({
     path,
     text: text.endsWith('\n') ? text : `${text}\n`,
-    mode: 0o600,
+    mode,
   });
   const capath = spec.kind === 'hub-server' && spec.caPath === true;
   const files = [
@@ -100,8 +101,149 @@ export function openvpnFiles(spec: OpenvpnSpec, layout: OpenvpnLayout): OpenvpnF
     for (const spoke of spec.spokes) {
       files.push(file(`${layout.ccdDir}/${spoke.commonName}`, renderCcdEntry(spoke, spec.tunnel.subnet)));
     }
+    if (hubBindsSpokes(spec)) {
+      // openvpn execs the script (it must be executable: 0700, ours alone); the list is only read.
+      files.push(file(layout.tlsVerifyScript, renderTlsVerifyScript(layout), 0o700));
+      files.push(file(layout.spokeCaBindings, renderSpokeCaBindings(spec)));
+    }
   }
   return files;
+}
+
+// --- spokes bound to their CAs -------------------------------------------------------------------------------
+//
+// A hub trusts every spoke's CA and picks a spoke's ccd entry by the common name openvpn takes from its
+// certificate. Any trusted CA could therefore issue a certificate with another spoke's name and get that
+// spoke's tunnel address and iroutes. A `tls-verify` script closes that: at depth 0 it accepts a
+// certificate only when (common name, SHA-256 fingerprint of the certificate that issued it) is in the
+// allow-list. What openvpn 2.6.14 gives the script (dumped with `env` from a real server, README):
+//   argv `<script> <depth> <subject>`, called once per certificate, the top of the chain first; at depth
+//   0 the environment holds `common_name`, `X509_0_CN`, `tls_id_0`, `tls_digest_0`,
+//   `tls_digest_sha256_0`, `tls_serial_0`, `tls_serial_hex_0` and the same `_1` (`_2`…) variables of
+//   the certificates above it, set by the calls before (so `tls_digest_sha256_1` is the leaf's issuer),
+//   plus `untrusted_ip`, `untrusted_port`, `script_type=tls-verify`; no PATH.
+//   Fingerprints are lower-case hex pairs joined by ':' (`b5:84:ff:…`, 32 pairs).
+//   A subject with two CNs (`CN=spoke-2, CN=spoke-1`) gives `X509_0_CN=spoke-2`, `X509_0_CN_1=spoke-1`
+//   and `common_name=spoke-1`: openvpn names the session (ccd entry, `kill`) by the LAST CN. So the script
+//   binds `common_name`, and refuses a certificate with more than one CN outright.
+
+/** Whether a hub server checks its spokes' issuers (any spoke has caPem; validateSpec makes it all). */
+export function hubBindsSpokes(spec: OpenvpnHubServerSpec): boolean {
+  return spec.spokes.some((s) => s.caPem !== undefined);
+}
+
+/** The certificates of a PEM bundle, parsed; throws InvalidArgumentError naming `what`. */
+function parseCertificates(pem: string, what: string): X509Certificate[] {
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  return blocks.map((b, i) => {
+    try {
+      return new X509Certificate(b);
+    } catch (cause) {
+      throw new InvalidArgumentError(
+        `${what}: certificate ${i + 1} does not parse (${(cause as Error).message})`,
+        {
+          cause,
+        },
+      );
+    }
+  });
+}
+
+/**
+ * The CAs of a spoke's caPem that may issue its certificate: those that issued no other certificate of
+ * the bundle (an intermediate, not the root above it; with two unrelated CAs, a rollover, both).
+ */
+function issuingCas(pem: string, what: string): X509Certificate[] {
+  const certs = parseCertificates(pem, what);
+  return certs.filter(
+    (c) =>
+      !certs.some(
+        (other) => other !== c && other.fingerprint256 !== c.fingerprint256 && other.checkIssued(c),
+      ),
+  );
+}
+
+/** A fingerprint as openvpn 2.6.14 sets `tls_digest_sha256_<n>`: lower-case hex pairs joined by ':'. */
+export function openvpnFingerprint(cert: X509Certificate): string {
+  return cert.fingerprint256.toLowerCase();
+}
+
+/** The allow-list's pairs, in spoke order (a spoke with two bound CAs has two lines). */
+function spokeBindings(spec: OpenvpnHubServerSpec): { commonName: string; fingerprint: string }[] {
+  return spec.spokes.flatMap((s, i) =>
+    s.caPem === undefined
+      ? []
+      : [...new Set(issuingCas(s.caPem, `spokes[${i}].caPem`).map(openvpnFingerprint))].map(
+          (fingerprint) => ({
+            commonName: s.commonName,
+            fingerprint,
+          }),
+        ),
+  );
+}
+
+/** The tls-verify script's allow-list: one `<common name> <issuer sha256>` line per bound CA of a spoke. */
+export function renderSpokeCaBindings(spec: OpenvpnHubServerSpec): string {
+  validateSpec(spec);
+  const out = new Lines();
+  out.comment(
+    `hub ${spec.name}: common name, SHA-256 of the CA that must issue it. Rendered by Weft: edits are overwritten.`,
+  );
+  for (const b of spokeBindings(spec)) out.option(b.commonName, b.fingerprint);
+  return out.text();
+}
+
+/**
+ * The `tls-verify` script (POSIX sh, shell built-ins only: openvpn passes no PATH). Its one input from
+ * outside is the certificate, through openvpn's environment: the common name is checked against the
+ * alphabet checkCommonName allows before it is used, the fingerprint against hex and ':', every
+ * expansion is quoted, the list is read with `read -r` and compared with `=`, nothing is evaluated. A
+ * refusal writes one line to stderr (openvpn's log file) and exits 1; openvpn then logs
+ * `VERIFY SCRIPT ERROR: depth=0, <subject>` (also over management) and ends the handshake.
+ */
+export function renderTlsVerifyScript(layout: OpenvpnLayout): string {
+  checkLayout(layout);
+  // Paths come from checkPath's alphabet: no quote can end the single-quoted string early.
+  return `#!/bin/sh
+# Weft: a hub spoke's certificate must be issued by the CA bound to its common name. Rendered by Weft:
+# edits are overwritten. openvpn runs it as: <this> <depth> <subject>, once per certificate of the chain.
+allow='${layout.spokeCaBindings}'
+# Above the leaf, OpenSSL has verified the chain already; the binding is about the leaf's issuer.
+[ "$1" = 0 ] || exit 0
+cn="\${common_name-}"
+issuer="\${tls_digest_sha256_1-}"
+# The alphabet of checkCommonName: what no spoke can be named is refused before it is used.
+case "$cn" in
+'' | [!A-Za-z0-9]* | *[!A-Za-z0-9._@-]*) cn= ;;
+esac
+if [ -z "$cn" ] || [ "\${#cn}" -gt 64 ]; then
+  echo 'weft: refused a certificate whose common name is not a spoke name' >&2
+  exit 1
+fi
+# openvpn names the session by the last CN; one certificate, one name.
+if [ -n "\${X509_0_CN_1+set}" ] || [ "\${X509_0_CN-}" != "$cn" ]; then
+  printf 'weft: CN "%s" refused: its certificate has more than one common name\\n' "$cn" >&2
+  exit 1
+fi
+case "$issuer" in
+'' | *[!0-9a-f:]*)
+  printf 'weft: CN "%s" refused: openvpn gave no issuer fingerprint (tls_digest_sha256_1)\\n' "$cn" >&2
+  exit 1
+  ;;
+esac
+bound=
+while read -r name fingerprint; do
+  [ "$name" = "$cn" ] || continue
+  [ "$fingerprint" = "$issuer" ] && exit 0
+  bound=yes
+done <"$allow"
+if [ -n "$bound" ]; then
+  printf 'weft: CN "%s" is not issued by the CA bound to it (issuer sha256 %s)\\n' "$cn" "$issuer" >&2
+else
+  printf 'weft: CN "%s" has no CA bound to it (issuer sha256 %s)\\n' "$cn" "$issuer" >&2
+fi
+exit 1
+`;
 }
 
 /**
@@ -145,15 +287,34 @@ export function hubSpokesChange(
   next: OpenvpnHubServerSpec,
 ): OpenvpnHubSpokesChange | undefined {
   if (running.caPath !== true || next.caPath !== true) return undefined;
+  try {
+    validateSpec(running);
+    validateSpec(next);
+  } catch {
+    // Not a spec the running openvpn could take (the restart path reports why).
+    return undefined;
+  }
   const serverWide = (s: OpenvpnHubServerSpec): string => {
     const { spokes: _spokes, credentials, ...rest } = s;
     // max-clients is server-wide; its caPath default does not depend on the spokes.
     return JSON.stringify({ ...rest, certPem: credentials.certPem, keyPem: credentials.keyPem });
   };
   if (serverWide(running) !== serverWide(next)) return undefined;
+  // tls-verify and script-security are read at start: binding spokes, or no longer, needs a restart.
+  if (hubBindsSpokes(running) !== hubBindsSpokes(next)) return undefined;
   const before = new Map(running.spokes.map((s) => [s.commonName, s]));
   const after = new Map(next.spokes.map((s) => [s.commonName, s]));
-  const entry = (s: OpenvpnSpoke): string => JSON.stringify([s.tunnelAddress, s.subnets]);
+  // A new bound CA counts as a change of the spoke (its session is killed, it re-handshakes against the
+  // new binding); the same CA in other PEM text (blanks, order) does not.
+  const bound = (s: OpenvpnSpoke): string[] =>
+    s.caPem === undefined ? [] : [...new Set(issuingCas(s.caPem, 'caPem').map(openvpnFingerprint))].sort();
+  const entry = (s: OpenvpnSpoke): string => JSON.stringify([s.tunnelAddress, s.subnets, bound(s)]);
+  const bindings = (s: OpenvpnHubServerSpec): string =>
+    JSON.stringify(
+      spokeBindings(s)
+        .map((b) => `${b.commonName} ${b.fingerprint}`)
+        .sort(),
+    );
   const oldRoutes = new Set(running.spokes.flatMap((s) => s.subnets));
   const newRoutes = new Set(next.spokes.flatMap((s) => s.subnets));
   const cas = (s: OpenvpnHubServerSpec): string =>
@@ -175,6 +336,7 @@ export function hubSpokesChange(
     routesAdded: [...newRoutes].filter((r) => !oldRoutes.has(r)),
     routesRemoved: [...oldRoutes].filter((r) => !newRoutes.has(r)),
     caChanged: cas(running) !== cas(next),
+    bindingsChanged: bindings(running) !== bindings(next),
   };
 }
 
@@ -266,6 +428,8 @@ function renderTls(
   out.option(spec.tlsCrypt.kind === 'v1' ? 'tls-crypt' : 'tls-crypt-v2', layout.tlsCrypt);
   // The peer is pinned by its common name: any other certificate of the same CA is refused.
   if (peerCommonName !== undefined) out.option('verify-x509-name', peerCommonName, 'name');
+  // A hub's spokes are pinned by their issuer instead: the script checks (common name, issuing CA).
+  if (spec.kind === 'hub-server' && hubBindsSpokes(spec)) out.option('tls-verify', layout.tlsVerifyScript);
   out.option('tls-version-min', '1.2');
   out.option('hand-window', String(spec.handWindowSeconds ?? DEFAULT_HAND_WINDOW_SECONDS));
   out.option('data-ciphers', (spec.dataCiphers ?? DEFAULT_DATA_CIPHERS).join(':'));
@@ -283,7 +447,8 @@ function renderTunnelCommon(out: Lines, spec: OpenvpnSpec, layout: OpenvpnLayout
   out.option('persist-key');
   if (!spec.dco) out.option('disable-dco');
   out.option('management', layout.managementSocket, 'unix');
-  out.option('script-security', '1');
+  // 2 lets openvpn exec the one script Weft renders (a bound hub's tls-verify); otherwise built-ins only.
+  out.option('script-security', spec.kind === 'hub-server' && hubBindsSpokes(spec) ? '2' : '1');
   out.option('verb', String(spec.verbosity ?? DEFAULT_VERBOSITY));
 }
 
@@ -388,6 +553,7 @@ export function validateSpec(spec: OpenvpnSpec): void {
           subnets.add(s);
         }
       });
+      checkSpokeCas(spec);
       const mode = spec.spokeToSpoke ?? 'kernel';
       if (mode !== 'kernel' && mode !== 'client-to-client') {
         throw new InvalidArgumentError(`spokeToSpoke: ${String(mode)} is not kernel or client-to-client`);
@@ -421,6 +587,38 @@ function checkSpoke(spoke: OpenvpnSpoke, what: string, subnet: { network: string
     );
   }
   for (const s of spoke.subnets) ipv4Prefix(s, `${what}.subnets`);
+}
+
+/**
+ * Bound spokes: all or none; each caPem is CERTIFICATE blocks that parse, its issuing CAs are CA
+ * certificates, and the hub trusts them (a bound CA the hub does not trust admits nobody).
+ */
+function checkSpokeCas(spec: OpenvpnHubServerSpec): void {
+  if (!hubBindsSpokes(spec)) return;
+  const trusted = new Set(
+    parseCertificates(spec.credentials.caPem, 'credentials.caPem').map((c) => c.fingerprint256),
+  );
+  spec.spokes.forEach((spoke, i) => {
+    const what = `spokes[${i}].caPem`;
+    if (spoke.caPem === undefined) {
+      throw new InvalidArgumentError(
+        `${what}: spoke ${spoke.commonName} has no CA bound to it while other spokes of this hub have one: bind every spoke (an unbound spoke's name could be taken by any CA the hub trusts)`,
+      );
+    }
+    checkPem(spoke.caPem, ['CERTIFICATE'], what);
+    for (const ca of issuingCas(spoke.caPem, what)) {
+      if (!ca.ca) {
+        throw new InvalidArgumentError(
+          `${what}: ${ca.subject.replace(/\n/g, ', ')} is not a CA certificate (basicConstraints CA:FALSE or missing): bind the CA that issued spoke ${spoke.commonName}'s certificate, not the certificate itself`,
+        );
+      }
+      if (!trusted.has(ca.fingerprint256)) {
+        throw new InvalidArgumentError(
+          `${what}: the CA ${ca.subject.replace(/\n/g, ', ')} bound to spoke ${spoke.commonName} is not in credentials.caPem: the hub must trust it too`,
+        );
+      }
+    }
+  });
 }
 
 function checkTlsCrypt(spec: OpenvpnSpec): void {

@@ -88,6 +88,15 @@ export interface OpenvpnSpoke {
   tunnelAddress: string;
   /** The spoke's site subnets (`iroute`), IPv4 prefixes. */
   subnets: readonly string[];
+  /**
+   * The CA that must have issued this spoke's certificate (PEM; several blocks for a chain or a CA
+   * rollover). Without it, any CA the hub trusts could issue a certificate with this common name and get
+   * this spoke's ccd entry (its tunnel address and iroutes). With it, the hub refuses a certificate with
+   * this common name whose issuer is not one of the bound CAs: those certificates of the bundle that issued
+   * no other certificate of it (the bottom of a chain). Each of them must also be trusted
+   * (credentials.caPem). When one spoke of a hub has it, every spoke must (no half-bound hub).
+   */
+  caPem?: string;
 }
 
 /** The hub: one server process for every spoke. */
@@ -142,6 +151,8 @@ export interface OpenvpnHubSpokesChange {
   routesRemoved: string[];
   /** The set of trusted CA certificates differs: the capath directory is rewritten and rehashed. */
   caChanged: boolean;
+  /** The (common name, bound CA) pairs differ: the tls-verify allow-list (layout.spokeCaBindings) is rewritten. */
+  bindingsChanged: boolean;
 }
 
 export type OpenvpnSpec = OpenvpnP2pSpec | OpenvpnHubServerSpec | OpenvpnHubClientSpec;
@@ -160,6 +171,10 @@ export interface OpenvpnLayout {
   ccdDir: string;
   /** Hub server with `caPath` only: the hashed CA directory (`capath`). */
   caDir: string;
+  /** Hub server with bound spokes only: the `tls-verify` script (0700), see renderTlsVerifyScript(). */
+  tlsVerifyScript: string;
+  /** Hub server with bound spokes only: the script's allow-list, `<common name> <issuer sha256>` lines (0600). */
+  spokeCaBindings: string;
   managementSocket: string;
   /** stdout/stderr of openvpn (its log; no `log` directive, so early errors land there too). */
   log: string;
@@ -167,9 +182,9 @@ export interface OpenvpnLayout {
   pidFile: string;
 }
 
-/** One file to write before openvpn starts. */
+/** One file to write before openvpn starts: 0600, or 0700 for the one script openvpn executes. */
 export interface OpenvpnFile {
   path: string;
   text: string;
-  mode: 0o600;
+  mode: 0o600 | 0o700;
 }

@@ -23,6 +23,8 @@ export function openvpnLayout(options: OpenvpnLayoutOptions): OpenvpnLayout {
     tlsCrypt: join(dir, 'tls-crypt.key'),
     ccdDir: join(dir, 'ccd'),
     caDir: join(dir, 'ca.d'),
+    tlsVerifyScript: join(dir, 'tls-verify.sh'),
+    spokeCaBindings: join(dir, 'spoke-ca.bindings'),
     managementSocket: join(dir, 'management.sock'),
     log: options.logFile ?? join(dir, 'openvpn.log'),
     pidFile: join(dir, 'openvpn.pid'),

@@ -98,6 +98,14 @@ const EXPECTED: Record<string, string[]> = {
   'wrong-ca-client-ca.b': ['certificate-verify-failed'],
   'wrong-ca-p2p.a': ['certificate-verify-failed'],
   'wrong-ca-p2p.b': ['handshake-incomplete'],
+  // A hub binding its spokes to their CAs (tls-verify): B is CN=site-b from site-a's CA, D a CN no spoke
+  // has; both are refused by the script, named once per common name (its `weft:` line, then openvpn's
+  // VERIFY SCRIPT ERROR). The clients only see an answer without a finished handshake; the real site-b
+  // (C) gets in.
+  'ca-binding.v3.a': ['certificate-not-bound', 'certificate-not-bound'],
+  'ca-binding.v3.b': ['handshake-incomplete'],
+  'ca-binding.v3.c': [],
+  'ca-binding.v3.d': ['handshake-incomplete'],
 };
 
 describe('OpenvpnDiagnoser on every lab capture', () => {
@@ -320,6 +328,51 @@ describe('messages and fixes', () => {
       clientVerify?.message ?? '',
       /self-signed certificate in certificate chain at depth 1, CN=ca1/,
     );
+  });
+
+  it('spoke bound to another CA: the script names the issuer, openvpn the subject; one report per name', () => {
+    const [rogue, unknown] = diagnose('ca-binding.v3.a.log');
+    assert.deepEqual(rogue, {
+      code: 'certificate-not-bound',
+      message:
+        "The hub refused a certificate with the common name 'site-b': its chain verifies, but its issuer (SHA-256 58:e3:81:e4:b8:99:f6:f8:1b:ed:1f:b5:9c:47:2a:7b:65:49:bb:dd:be:60:6a:19:e3:27:f5:e5:1a:10:5d:69) is not the CA bound to spoke site-b. Either that spoke's certificate now comes from another CA the hub was not given, or another CA the hub trusts made a certificate in this spoke's name to take its tunnel address and subnets.",
+      fix:
+        'If the spoke really has a new CA, bind the spoke to that CA on the hub (and trust it there): its next ' +
+        'handshake is checked against it. If not, someone holding another CA the hub trusts made a ' +
+        'certificate in its name: compare the fingerprint with the trusted CAs (openssl x509 -noout ' +
+        '-fingerprint -sha256) and stop trusting that CA.',
+      peer: 'site-b',
+      line: 'weft: CN "site-b" is not issued by the CA bound to it (issuer sha256 58:e3:81:e4:b8:99:f6:f8:1b:ed:1f:b5:9c:47:2a:7b:65:49:bb:dd:be:60:6a:19:e3:27:f5:e5:1a:10:5d:69)',
+    });
+    assert.equal(unknown?.peer, 'site-c');
+    assert.match(unknown?.message ?? '', /no spoke of this hub has that name, so no CA is bound to it\.$/);
+    // Over management only openvpn's own line arrives (the script's stderr goes to the file): same cause.
+    const d = new OpenvpnDiagnoser();
+    const fromHistory = fixtureLogHistory('ca-binding.v3.a.mgmt').flatMap((m) => d.observe(m));
+    assert.deepEqual(
+      fromHistory.map((x) => [x.code, x.peer]),
+      [
+        ['certificate-not-bound', 'site-b'],
+        ['certificate-not-bound', 'site-c'],
+      ],
+    );
+    assert.equal(fromHistory[0]?.line, '198.51.100.2:40167 VERIFY SCRIPT ERROR: depth=0, CN=site-b');
+    assert.equal(fromHistory[0]?.fix, rogue?.fix);
+    // The session is named by the last CN of the subject, as openvpn does.
+    assert.equal(
+      classifyOpenvpnLine('198.51.100.2:1 VERIFY SCRIPT ERROR: depth=0, C=DE, CN=spoke-2, CN=spoke-1')?.peer,
+      'spoke-1',
+    );
+    assert.equal(
+      classifyOpenvpnLine('weft: CN "spoke-1" refused: its certificate has more than one common name')
+        ?.message,
+      "The hub refused the certificate of 'spoke-1': its certificate has more than one common name.",
+    );
+    assert.equal(
+      classifyOpenvpnLine('weft: refused a certificate whose common name is not a spoke name')?.code,
+      'certificate-not-bound',
+    );
+    assert.equal(classifyOpenvpnLine('198.51.100.3:46815 VERIFY SCRIPT OK: depth=0, CN=site-b'), undefined);
   });
 
   it('duplicate common name from two hosts: both addresses', () => {

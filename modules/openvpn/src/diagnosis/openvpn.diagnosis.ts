@@ -35,7 +35,12 @@ export type OpenvpnCauseCode =
   /** openvpn exited after AUTH_FAILED and does not retry by itself. */
   | 'auth-failed-exit'
   | 'duplicate-common-name'
-  | 'certificate-verify-failed';
+  | 'certificate-verify-failed'
+  /**
+   * A hub refused a spoke's certificate although its chain verifies: its issuer is not the CA bound to
+   * its common name (the hub's tls-verify script, spoke `caPem`).
+   */
+  | 'certificate-not-bound';
 
 export interface OpenvpnDiagnosis {
   code: OpenvpnCauseCode;
@@ -88,6 +93,12 @@ const COMPRESSION_FIX =
 
 const DEV_TYPE_FIX =
   'Use the same dev-type on both ends: tun for a routed site-to-site link, tap only for bridging.';
+
+const NOT_BOUND_FIX =
+  'If the spoke really has a new CA, bind the spoke to that CA on the hub (and trust it there): its next ' +
+  'handshake is checked against it. If not, someone holding another CA the hub trusts made a ' +
+  'certificate in its name: compare the fingerprint with the trusted CAs (openssl x509 -noout ' +
+  '-fingerprint -sha256) and stop trusting that CA.';
 
 /** `Bad LZ4 decompression header byte: 69`: what the byte says about the packet that arrived. */
 function headerByteMeaning(byte: number): string {
@@ -185,6 +196,55 @@ const RULES: readonly Rule[] = [
         "Install the CA that issued the peer's certificate as this end's ca (or re-issue the peer's " +
         'certificate from this CA); check both clocks if the error is about validity dates.',
     }),
+  },
+  // The hub's spoke-CA binding (config/openvpn.config.ts, renderTlsVerifyScript). Its script writes the
+  // `weft: …` lines to openvpn's stderr: they are in the log file only, without a timestamp. openvpn
+  // itself then logs `<client> VERIFY SCRIPT ERROR: depth=0, <subject>`, in the file and over management
+  // (fixtures/ca-binding.*). Both name the common name, so the diagnoser reports one of them per name.
+  {
+    code: 'certificate-not-bound',
+    match: /^weft: CN "([^"]*)" is not issued by the CA bound to it \(issuer sha256 ([0-9a-f:]+)\)/,
+    describe: (m) => ({
+      message: `The hub refused a certificate with the common name '${m[1] ?? '?'}': its chain verifies, but its issuer (SHA-256 ${m[2] ?? '?'}) is not the CA bound to spoke ${m[1] ?? '?'}. Either that spoke's certificate now comes from another CA the hub was not given, or another CA the hub trusts made a certificate in this spoke's name to take its tunnel address and subnets.`,
+      fix: NOT_BOUND_FIX,
+      peer: m[1] ?? '',
+    }),
+  },
+  {
+    code: 'certificate-not-bound',
+    match: /^weft: CN "([^"]*)" has no CA bound to it \(issuer sha256 ([0-9a-f:]+)\)/,
+    describe: (m) => ({
+      message: `The hub refused a certificate with the common name '${m[1] ?? '?'}' (issuer SHA-256 ${m[2] ?? '?'}): no spoke of this hub has that name, so no CA is bound to it.`,
+      fix:
+        'If it is a new site, add its spoke to the hub (its common name and its CA); if it is not one of yours, ' +
+        'nothing to do: it stays refused. A CA the hub trusts issued it, so ask who holds that CA.',
+      peer: m[1] ?? '',
+    }),
+  },
+  {
+    code: 'certificate-not-bound',
+    match: /^weft: (?:CN "([^"]*)" refused: (.*)|refused a certificate whose (.*))$/,
+    describe: (m) => ({
+      message: m[1]
+        ? `The hub refused the certificate of '${m[1]}': ${m[2] ?? '?'}.`
+        : `The hub refused a certificate whose ${m[3] ?? '?'}.`,
+      fix: 'Issue the spoke a certificate with exactly one common name (its spoke name) from the CA bound to it.',
+      ...(m[1] ? { peer: m[1] } : {}),
+    }),
+  },
+  {
+    code: 'certificate-not-bound',
+    match: /VERIFY SCRIPT ERROR: depth=0, (.*)$/,
+    describe: (m) => {
+      const subject = m[1] ?? '?';
+      // openvpn names the session by the last CN of the subject.
+      const cn = [...subject.matchAll(/(?:^|, )CN=([^,]*)/g)].at(-1)?.[1];
+      return {
+        message: `The hub's tls-verify check refused the certificate ${subject}: Weft binds each spoke's common name to the CA that must issue it, and this certificate's issuer is not the one bound to that name (the hub's log file has a 'weft:' line with the issuer's fingerprint).`,
+        fix: NOT_BOUND_FIX,
+        ...(cn ? { peer: cn } : {}),
+      };
+    },
   },
   {
     code: 'ccd-refused',
@@ -338,6 +398,7 @@ function withoutPort(address: string): string {
 const SPECIFIC_BEFORE_TIMEOUT = new Set<OpenvpnCauseCode>([
   'tls-key-mismatch',
   'certificate-verify-failed',
+  'certificate-not-bound',
   'unexpected-peer-address',
 ]);
 
@@ -479,6 +540,7 @@ export class OpenvpnDiagnoser {
       case 'ccd-refused':
       case 'auth-failed':
       case 'certificate-verify-failed':
+      case 'certificate-not-bound':
         return d;
     }
   }

@@ -9,18 +9,24 @@ import {
   open,
   readdir,
   readFile,
+  rename,
   rm,
   stat,
   truncate,
   writeFile,
 } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 
 export interface OpenvpnHost {
   exists(path: string): Promise<boolean>;
   /** Creates the directory (and parents) if missing; either way its mode is 0700. */
   ensurePrivateDir(path: string): Promise<void>;
-  /** Writes `text` to `path`, mode 0600 (enforced on an existing file too). */
-  writePrivate(path: string, text: string): Promise<void>;
+  /**
+   * Writes `text` to `path` with `mode` (default 0600; 0700 for a script openvpn executes), replacing the
+   * file whole: a reader (openvpn reading a ccd entry, the tls-verify script its allow-list) sees the old
+   * text or the new, never a part.
+   */
+  writePrivate(path: string, text: string, mode?: 0o600 | 0o700): Promise<void>;
   /** Creates an empty `path` if missing; either way its mode is 0600 (openvpn's output is appended). */
   ensurePrivateFile(path: string): Promise<void>;
   /** The names in a directory; [] when it does not exist. */
@@ -60,9 +66,13 @@ export class NodeOpenvpnHost implements OpenvpnHost {
     await chmod(path, 0o700);
   }
 
-  async writePrivate(path: string, text: string): Promise<void> {
-    await writeFile(path, text, { encoding: 'utf8', mode: 0o600 });
-    await chmod(path, 0o600);
+  async writePrivate(path: string, text: string, mode: 0o600 | 0o700 = 0o600): Promise<void> {
+    // Beside the file (same filesystem, so rename is atomic), under a name no lookup resolves: a common
+    // name (a ccd entry's name) never starts with '.'. A leftover of a crash is overwritten next time.
+    const temporary = join(dirname(path), `.${basename(path)}.weft-new`);
+    await writeFile(temporary, text, { encoding: 'utf8', mode });
+    await chmod(temporary, mode);
+    await rename(temporary, path);
   }
 
   async ensurePrivateFile(path: string): Promise<void> {

@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { openvpnFiles } from '../config/openvpn.config.js';
 import type { OpenvpnHubServerSpec, OpenvpnP2pSpec } from '../config/openvpn.config.types.js';
 import { openvpnLayout } from '../config/openvpn.layout.js';
+import { CA_1, CA_1_SHA256, CA_2, CA_3, CA_3_SHA256 } from '../config/spoke-ca.fixtures.js';
 import { generateTlsCryptKey } from '../config/tls-crypt.key.js';
 import { FakeClock } from '../testing/fake-clock.js';
 import { FakeOpenvpnSystem } from '../testing/fake-openvpn.js';
@@ -444,6 +445,85 @@ void describe('OpenvpnSupervisor (fake openvpn, virtual clock)', () => {
       /more than the spokes changed/,
     );
     assert.equal(supervisor.pid, pid);
+  });
+
+  void it('hub with bound spokes: the tls-verify script 0700 and its list 0600; a new CA for a spoke rewrites the list before its kill', async () => {
+    const hub: OpenvpnHubServerSpec = {
+      kind: 'hub-server',
+      name: 'hub',
+      device: 'ovpn-hub',
+      credentials: { ...SPEC.credentials, caPem: `${CA_1}${CA_2}` },
+      tlsCrypt: SPEC.tlsCrypt,
+      dco: false,
+      caPath: true,
+      local: { port: 1194 },
+      tunnel: { subnet: '10.200.0.0/24', serverAddress: '10.200.0.1' },
+      spokes: [
+        { commonName: 'spoke-1', tunnelAddress: '10.200.0.11', subnets: ['10.1.0.0/16'], caPem: CA_1 },
+        { commonName: 'spoke-2', tunnelAddress: '10.200.0.12', subnets: ['10.2.0.0/16'], caPem: CA_2 },
+      ],
+    };
+    const layout = openvpnLayout({ runtimeDir: '/run/weft/openvpn', name: 'hub' });
+    // What was written, and how many management commands had been sent by then.
+    const timeline: string[] = [];
+    const host = {
+      ...sys.host,
+      writePrivate: (path: string, text: string, mode?: 0o600 | 0o700): Promise<void> => {
+        timeline.push(`${path} after ${sys.commands.length} commands`);
+        return sys.host.writePrivate(path, text, mode);
+      },
+    };
+    supervisor = make({ spec: hub, layout, host });
+    await supervisor.start();
+    const pid = supervisor.pid;
+    assert.equal(sys.files.get(layout.tlsVerifyScript)?.mode, 0o700);
+    assert.match(sys.files.get(layout.tlsVerifyScript)?.text ?? '', /^#!\/bin\/sh\n/);
+    assert.equal(sys.files.get(layout.spokeCaBindings)?.mode, 0o600);
+    assert.match(
+      sys.files.get(layout.config)?.text ?? '',
+      /^tls-verify \/run\/weft\/openvpn\/hub\/tls-verify\.sh$/m,
+    );
+
+    const next: OpenvpnHubServerSpec = {
+      ...hub,
+      credentials: { ...hub.credentials, caPem: `${CA_1}${CA_3}` },
+      spokes: [hub.spokes[0]!, { ...hub.spokes[1]!, caPem: CA_3 }],
+    };
+    sys.replies.set('kill spoke-2', ["SUCCESS: common name 'spoke-2' found, 1 client(s) killed"]);
+    const sent = sys.commands.length;
+    timeline.length = 0;
+    const change = await supervisor.applySpokes(next);
+    assert.deepEqual(
+      [change.changed.map((s) => s.commonName), change.bindingsChanged, change.caChanged],
+      [['spoke-2'], true, true],
+    );
+    assert.equal(
+      sys.files.get(layout.spokeCaBindings)?.text.split('\n').slice(1).join('\n'),
+      `spoke-1 ${CA_1_SHA256}\nspoke-2 ${CA_3_SHA256}\n`,
+    );
+    assert.deepEqual(sys.commands.slice(sent), ['kill spoke-2']);
+    assert.ok(timeline.includes(`${layout.spokeCaBindings} after ${sent} commands`), timeline.join('; '));
+    assert.equal(supervisor.pid, pid, 'the same openvpn: it execs the script per handshake');
+
+    // The same spoke set: nothing to rewrite, nobody killed.
+    timeline.length = 0;
+    const again = await supervisor.applySpokes(next);
+    assert.equal(again.bindingsChanged, false);
+    assert.ok(!timeline.some((t) => t.startsWith(layout.spokeCaBindings)));
+    assert.deepEqual(sys.commands.slice(sent), ['kill spoke-2']);
+
+    // Unbinding is a restart (tls-verify is read at start); the next start leaves no script behind.
+    const unbound: OpenvpnHubServerSpec = {
+      ...next,
+      spokes: next.spokes.map(({ caPem: _ca, ...rest }) => rest),
+    };
+    await assert.rejects(supervisor.applySpokes(unbound), /more than the spokes changed/);
+    await supervisor.stop();
+    supervisor = make({ spec: unbound, layout, host });
+    await supervisor.start();
+    assert.equal(sys.files.has(layout.tlsVerifyScript), false);
+    assert.equal(sys.files.has(layout.spokeCaBindings), false);
+    assert.match(sys.files.get(layout.config)?.text ?? '', /^script-security 1$/m);
   });
 
   void it('a bad spec fails at construction, before anything is written', () => {

@@ -10,8 +10,10 @@ import {
   caDirFiles,
   hubSpokesChange,
   openvpnFiles,
+  hubBindsSpokes,
   renderCcdEntry,
   renderOpenvpnConfig,
+  renderSpokeCaBindings,
 } from '../config/openvpn.config.js';
 import type {
   OpenvpnHubServerSpec,
@@ -223,11 +225,12 @@ export class OpenvpnSupervisor {
   /**
    * Applies a hub spec that differs from the running one in its spokes only (hubSpokesChange), without
    * restarting openvpn, so no other spoke loses its session. openvpn reads a client's ccd entry when it
-   * connects and looks its CA up in the capath directory at its handshake, so: new and changed entries
-   * and the CA files are written first (0600) and rehashed; removed entries are deleted (ccd-exclusive
-   * then refuses those spokes); the spokes' routes are added/removed in the hub's namespace; and the
-   * removed and changed spokes are `kill`ed over management (a changed one reconnects with its new
-   * entry). A later restart renders the new spec. Throws InvalidArgumentError when a server-wide setting
+   * connects, looks its CA up in the capath directory and execs the tls-verify script (which reads the
+   * spoke-CA allow-list) at its handshake, so: new and changed entries, the CA files and the allow-list
+   * are written first (0600) and rehashed; removed entries are deleted (ccd-exclusive then refuses those
+   * spokes); the spokes' routes are added/removed in the hub's namespace; and the removed and changed
+   * spokes (a new address, subnets or bound CA) are `kill`ed over management (a changed one reconnects
+   * with its new entry and is checked against its new CA). A later restart renders the new spec. Throws InvalidArgumentError when a server-wide setting
    * differs (restart instead) and OpenvpnUnavailableError when openvpn is not running.
    */
   async applySpokes(next: OpenvpnHubServerSpec): Promise<OpenvpnHubSpokesChange> {
@@ -272,6 +275,10 @@ export class OpenvpnSupervisor {
       );
     }
     if (change.caChanged) await this.writeCaDir(spec);
+    // One file, replaced whole (writePrivate renames): a handshake reads the old list or the new one.
+    if (change.bindingsChanged && hubBindsSpokes(spec)) {
+      await this.host.writePrivate(this.layout.spokeCaBindings, renderSpokeCaBindings(spec));
+    }
     for (const spoke of change.removed) await this.host.remove(`${this.layout.ccdDir}/${spoke.commonName}`);
     // The config on disk matches what runs, for the next (re)start and for whoever reads it.
     await this.host.writePrivate(this.layout.config, renderOpenvpnConfig(spec, this.layout));
@@ -385,13 +392,18 @@ export class OpenvpnSupervisor {
       await this.host.ensurePrivateDir(this.layout.ccdDir);
       // A spoke removed from the spec must not keep its entry: with ccd-exclusive, an entry is a grant.
       const keep = new Set(files.map((f) => f.path));
+      // An unbound hub runs no tls-verify script: leave none of an earlier, bound spec behind.
+      if (!hubBindsSpokes(this.spec)) {
+        await this.host.remove(this.layout.tlsVerifyScript);
+        await this.host.remove(this.layout.spokeCaBindings);
+      }
       for (const name of await this.host.list(this.layout.ccdDir)) {
         const path = `${this.layout.ccdDir}/${name}`;
         if (!keep.has(path)) await this.host.remove(path);
       }
     }
     for (const f of files) {
-      if (!f.path.startsWith(`${this.layout.caDir}/`)) await this.host.writePrivate(f.path, f.text);
+      if (!f.path.startsWith(`${this.layout.caDir}/`)) await this.host.writePrivate(f.path, f.text, f.mode);
     }
     if (this.spec.kind === 'hub-server' && this.spec.caPath === true) await this.writeCaDir(this.spec);
     await this.host.rotateIfLarger(this.layout.log, this.logMaxBytes);

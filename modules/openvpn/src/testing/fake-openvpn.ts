@@ -108,8 +108,8 @@ export class FakeOpenvpnSystem {
       this.dirs.set(path, 0o700);
       return Promise.resolve();
     },
-    writePrivate: (path, text) => {
-      this.files.set(path, { text, mode: 0o600 });
+    writePrivate: (path, text, mode = 0o600) => {
+      this.files.set(path, { text, mode });
       return Promise.resolve();
     },
     ensurePrivateFile: (path) => {
