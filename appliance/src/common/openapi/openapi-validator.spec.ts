@@ -164,7 +164,8 @@ void describe('OpenApiValidator: request bodies', () => {
     assert.deepEqual(errors, [
       {
         pointer: '/foo',
-        message: 'unknown field "foo" — allowed here: schema_version, appliance, links, routes, nat, firewall',
+        message:
+          'unknown field "foo" — allowed here: schema_version, appliance, links, routes, nat, firewall',
       },
     ]);
   });
