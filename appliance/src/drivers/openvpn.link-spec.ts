@@ -3,8 +3,9 @@
 // mismatches (cipher, tun/tap, compression, key direction, MTU) cannot differ between two Weft sites:
 // tun always, no compression ever, tls-crypt (no key direction), the same cipher list, and the MTU from
 // the underlay on each side.
-import { createHash, randomBytes, X509Certificate } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Schemas } from '@weft/api-spec';
+import { caCertificateProblem } from '@weft/ipsec';
 import { generateTlsCryptKey } from '@weft/openvpn';
 import { formatIp, overlaps, parsePrefix, type Prefix } from '../common/cidr.js';
 import type { FieldProblem } from '../common/errors.js';
@@ -156,23 +157,6 @@ export function tunnelOf(
   };
 }
 
-function caProblem(pem: string): string | undefined {
-  const text = pem.trim();
-  if (!/^-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]+-----END CERTIFICATE-----$/.test(text)) {
-    return 'is not one PEM certificate: paste the whole block from -----BEGIN CERTIFICATE----- to -----END CERTIFICATE-----';
-  }
-  let cert: X509Certificate;
-  try {
-    cert = new X509Certificate(text);
-  } catch {
-    return 'is not a readable X.509 certificate: paste it again, unchanged';
-  }
-  if (!cert.ca) {
-    return `is not a CA certificate (${cert.subject.replace(/\n/g, ', ')}): give the CA that issued the remote side's certificate (GET /appliance on a Weft site shows it as ca_certificate)`;
-  }
-  return undefined;
-}
-
 /** Cross-field checks of OpenVPN links, each with the field and the fix. */
 export function verifyOpenvpnLinks(doc: NormalizedDocument): FieldProblem[] {
   const problems: FieldProblem[] = [];
@@ -186,7 +170,7 @@ export function verifyOpenvpnLinks(doc: NormalizedDocument): FieldProblem[] {
     const role = roleOf(link);
     const topology = topologyOf(link);
     const hub = topology === 'hub';
-    const problem = caProblem(s.remote_ca);
+    const problem = caCertificateProblem(s.remote_ca);
     if (problem) problems.push({ pointer: `${base}/remote_ca`, message: `remote_ca ${problem}` });
     if (topology === 'p2p' && role === 'client' && !link.remote_endpoint) {
       problems.push({

@@ -58,7 +58,7 @@ export function caCertificateProblem(pem: string): string | undefined {
     return 'is not a readable X.509 certificate: paste it again, unchanged';
   }
   if (!cert.ca)
-    return `is not a CA certificate (${cert.subject.replace(/\n/g, ', ')}): give the CA that issued the remote side's certificate`;
+    return `is not a CA certificate (${cert.subject.replace(/\n/g, ', ')}): give the CA that issued the remote side's certificate (GET /appliance on a Weft site shows it as ca_certificate)`;
   return undefined;
 }
 
