@@ -1,7 +1,7 @@
 // Network namespaces for integration specs that need hosts and a router: each is held by a `sleep`
 // (no /run/netns entry, so nothing outside the test's own namespace sees it and nothing but the PID
 // needs cleaning up), commands run inside through nsenter, and tcpdump tells what crossed a link.
-// Test code only: it runs real commands. Modelled on modules/openvpn/src/testing/netns-lab.ts.
+// Test code only: it runs real commands. The openvpn integration specs use it too.
 import { NodeProcessRunner, type ProcessHandle, type ProcessRunner } from '../system/process.adapter.js';
 
 export class HeldNetns {
@@ -43,10 +43,17 @@ export class HeldNetns {
     return stdout;
   }
 
-  /** One ping, true when it was answered within a second. */
-  async ping(to: string): Promise<boolean> {
+  /** One ping, true when it was answered within a second; `size` bytes of payload, DF set if asked. */
+  async ping(
+    to: string,
+    options: { from?: string; size?: number; dontFragment?: boolean } = {},
+  ): Promise<boolean> {
+    const args = ['ping', '-n', '-q', '-c', '1', '-W', '1'];
+    if (options.from) args.push('-I', options.from);
+    if (options.size !== undefined) args.push('-s', String(options.size));
+    if (options.dontFragment) args.push('-M', 'do');
     try {
-      await this.run('ping', '-n', '-q', '-c', '1', '-W', '1', to);
+      await this.run(...args, to);
       return true;
     } catch {
       return false;
