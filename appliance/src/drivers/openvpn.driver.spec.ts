@@ -182,6 +182,34 @@ describe('OpenvpnDriver', () => {
     assert.equal(driver.listenPortOf('to-c'), 1195, 'to-c keeps its port');
   });
 
+  it('a hub whose spokes only change is planned as a live update, not a restart', async () => {
+    const spoke = (name: string, cn: string, subnet: string) =>
+      link(name, { topology: 'hub', remote_name: cn }, { remote_subnets: [subnet] });
+    const d1 = doc([spoke('b', 'site-b', '10.2.0.0/24'), spoke('c', 'site-c', '10.3.0.0/24')]);
+    await driver.apply(await driver.plan(d1));
+    const d2 = doc([
+      spoke('b', 'site-b', '10.2.0.0/24'),
+      spoke('c', 'site-c', '10.3.0.0/24'),
+      spoke('d', 'site-d', '10.4.0.0/24'),
+    ]);
+    const [step] = await driver.plan(d2);
+    assert.match(
+      step?.action.summary ?? '',
+      /^apply the hub's spokes live, without a restart \(added site-d\)/,
+    );
+    await driver.apply(await driver.plan(d2));
+    // A server-wide change (ciphers) is a restart again.
+    const d3 = doc([
+      link(
+        'b',
+        { topology: 'hub', remote_name: 'site-b', data_ciphers: ['AES-128-GCM'] },
+        { remote_subnets: ['10.2.0.0/24'] },
+      ),
+    ]);
+    const steps = await driver.plan(d3);
+    assert.match(steps.map((x) => x.action.summary).join('\n'), /restart openvpn for the hub/);
+  });
+
   it('a changed tls-crypt key restarts the process (the key is in the hash, not in the state)', async () => {
     const d1 = doc([link('to-c')]);
     await driver.apply(await driver.plan(d1));

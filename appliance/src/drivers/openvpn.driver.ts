@@ -167,6 +167,29 @@ const API_FIXES: Readonly<Record<string, string>> = {
     "Weft links are dev tun without compression: set the other end to 'dev tun' and remove compress/comp-lzo",
 };
 
+/**
+ * When `next` differs from the hub `before` in its spokes only (what the port applies without
+ * restarting the server): which spokes come, go or change, for the plan's summary. Undefined otherwise.
+ */
+function spokesOnlyChange(before: OpenvpnHub | undefined, next: OpenvpnHub): string | undefined {
+  if (!before) return undefined;
+  const rest = (h: OpenvpnHub): string => JSON.stringify({ ...h, spokes: [] });
+  if (rest(before) !== rest(next)) return undefined;
+  const old = new Map(before.spokes.map((s) => [s.commonName, JSON.stringify(s)]));
+  const now = new Map(next.spokes.map((s) => [s.commonName, JSON.stringify(s)]));
+  const added = [...now.keys()].filter((k) => !old.has(k));
+  const removed = [...old.keys()].filter((k) => !now.has(k));
+  const changed = [...now.keys()].filter((k) => old.has(k) && old.get(k) !== now.get(k));
+  if (added.length + removed.length + changed.length === 0) return undefined;
+  return [
+    added.length > 0 ? `added ${added.join(', ')}` : '',
+    removed.length > 0 ? `removed ${removed.join(', ')}` : '',
+    changed.length > 0 ? `changed ${changed.join(', ')}` : '',
+  ]
+    .filter(Boolean)
+    .join('; ');
+}
+
 function apiDiagnosis(d: { code: string; message: string; fix: string }): OpenvpnDiagnosis {
   const api = API_FIXES[d.code];
   return { code: d.code, message: d.message, fix: api ? `${api}. On a third-party end: ${d.fix}` : d.fix };
@@ -193,6 +216,8 @@ export class OpenvpnDriver implements ModuleDriver {
   private following = false;
   /** Hub links by their spoke's certificate name, to place the hub's findings. */
   private spokes = new Map<string, string>();
+  /** The hub as last applied: a change of its spokes only is applied live by the port (no restart). */
+  private appliedHub: OpenvpnHub | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -384,10 +409,14 @@ export class OpenvpnDriver implements ModuleDriver {
         tunnel.kind === 'hub'
           ? `the hub (UDP ${tunnel.listenPort}, ${tunnel.device}, spokes ${tunnel.spokes.map((x) => x.link).join(', ')})`
           : `link ${name} (${tunnel.kind === 'spoke' ? 'spoke' : tunnel.role}, ${tunnel.role === 'server' ? `listens on UDP ${tunnel.listenPort ?? '?'}` : `dials ${tunnel.remote ? `${tunnel.remote.host}:${tunnel.remote.port}` : '?'}${tunnel.listenPort !== undefined ? ` from UDP ${tunnel.listenPort}` : ''}`}, ${tunnel.device} mtu ${tunnel.mtu})`;
+      const spokesOnly =
+        tunnel.kind === 'hub' && running.has(name) ? spokesOnlyChange(this.appliedHub, tunnel) : undefined;
       step(
         applied === undefined ? 'create' : 'update',
         `openvpn ${name}`,
-        `${applied === undefined || !running.has(name) ? 'start' : 'restart'} openvpn for ${what}`,
+        spokesOnly
+          ? `apply the hub's spokes live, without a restart (${spokesOnly}); ${what}`
+          : `${applied === undefined || !running.has(name) ? 'start' : 'restart'} openvpn for ${what}`,
         { kind: 'ensure', name, tunnel, identity, applianceName: doc.appliance.name, hash },
       );
     }
@@ -419,6 +448,7 @@ export class OpenvpnDriver implements ModuleDriver {
             const own = await this.credentials.ensureCertificate(p.identity, p.applianceName);
             await this.ovpn.ensure({ ...p.tunnel, caCert: own.caCert, cert: own.cert, key: own.key }, p.hash);
             this.causes.delete(p.name);
+            if (p.tunnel.kind === 'hub') this.appliedHub = p.tunnel;
             this.state.update({
               [`conn:${p.name}`]: p.hash,
               ...(p.tunnel.listenPort !== undefined
