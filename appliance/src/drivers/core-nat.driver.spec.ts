@@ -206,6 +206,25 @@ void describe('CoreNatDriver', () => {
     assert.equal(state.get('table'), before);
   });
 
+  void it('verify: a UDP forward from the underlay onto a port a tunnel picked for itself is refused', () => {
+    const d = doc([wg('to-b')], {
+      nat: {
+        masquerade: true,
+        port_forwards: [
+          { name: 'wg', protocol: 'udp', port: 51820, to: '10.1.0.10' },
+          { name: 'tcp-ok', protocol: 'tcp', port: 51820, to: '10.1.0.10' },
+          { name: 'from-link-ok', protocol: 'udp', port: 500, to: '10.1.0.10', from_link: 'to-b' },
+        ],
+      },
+    });
+    const problems = driver.verify(d);
+    assert.deepEqual(
+      problems.map((p) => p.pointer),
+      ['/nat/port_forwards/0/port'],
+    );
+    assert.match(problems[0]?.message ?? '', /picked for itself/);
+  });
+
   void it('without nft: plans nothing and says why; cleanup removes the table', async () => {
     nft.missing = 'nftables is not installed: apt install nftables';
     await driver.start();

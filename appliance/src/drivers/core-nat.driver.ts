@@ -79,9 +79,29 @@ export class CoreNatDriver implements ModuleDriver {
       : 'nftables, table inet weft (one transaction per apply)';
   }
 
-  verify(_doc: NormalizedDocument): FieldProblem[] {
-    // Cross-field NAT rules (port forwards, netmap overlaps) are checked with the document's own rules.
-    return [];
+  /**
+   * What the document's own verify cannot see: a UDP port forward from the underlay onto a port a
+   * tunnel module picked by itself (WireGuard from 51820, OpenVPN from 1194). Ports set in the document
+   * are checked there already.
+   */
+  verify(doc: NormalizedDocument): FieldProblem[] {
+    const taken = new Set(this.env.tunnelPorts(doc).udp);
+    // Ports the document names itself (and IKE's) are the document verify's to report, once.
+    for (const l of doc.links) {
+      if (l.type === 'wireguard' && l.wireguard.listen_port !== undefined)
+        taken.delete(l.wireguard.listen_port);
+      if (l.type === 'openvpn' && l.openvpn.listen_port !== undefined) taken.delete(l.openvpn.listen_port);
+    }
+    if (doc.links.some((l) => l.type === 'ipsec')) for (const p of [500, 4500]) taken.delete(p);
+    const problems: FieldProblem[] = [];
+    doc.nat.port_forwards.forEach((f, i) => {
+      if (f.protocol !== 'udp' || f.from_link !== undefined || !taken.has(f.port)) return;
+      problems.push({
+        pointer: `/nat/port_forwards/${i}/port`,
+        message: `udp port ${f.port} is the port one of this appliance's tunnels picked for itself (it listens there): the forward would take its packets; pick another port, or give that link another listen_port`,
+      });
+    });
+    return problems;
   }
 
   /** The table `doc` wants. Pure but for finding the underlay. */
