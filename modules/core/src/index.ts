@@ -66,3 +66,4 @@ export {
 export { renderNftScript, renderNftCleanup, validateNftDesired } from './nft/nft.render.js';
 export { normalizeNftJson, describeNftRule, diffNftTables } from './nft/nft.observe.js';
 export { NftService, NftError, NftUnavailableError, type NftServiceOptions } from './nft/nft.service.js';
+export { systemClock, waitFor, type Clock } from './common/clock.js';

@@ -9,3 +9,5 @@ export {
   waitForItem,
 } from './kernel-helpers.js';
 export { HeldNetns, linkNetns, waitUntil } from './netns-lab.js';
+export { FakeClock } from './fake-clock.js';
+export { SeededRandom } from './seeded-random.js';
