@@ -1,7 +1,7 @@
 # Weft: the two commands are `make demo` and `make test` (README.md). Both install what is missing.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-APT_PACKAGES := iproute2 iputils-ping nftables tcpdump procps util-linux kmod wireguard-go wireguard-tools iperf3 strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-standard-plugins libstrongswan-extra-plugins strongswan-pki openvpn openssl
+APT_PACKAGES := iproute2 iputils-ping nftables tcpdump procps util-linux kmod wireguard-go wireguard-tools iperf3 strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-standard-plugins libstrongswan-extra-plugins strongswan-pki openvpn openssl smcroute
 STAMP := .tmp/stamps
 
 help:

@@ -67,3 +67,27 @@ export { renderNftScript, renderNftCleanup, validateNftDesired } from './nft/nft
 export { normalizeNftJson, describeNftRule, diffNftTables } from './nft/nft.observe.js';
 export { NftService, NftError, NftUnavailableError, type NftServiceOptions } from './nft/nft.service.js';
 export { systemClock, waitFor, type Clock } from './common/clock.js';
+export * from './multicast/multicast.types.js';
+export {
+  validateMulticastDesired,
+  assertValidMulticastDesired,
+  renderSmcrouteConf,
+  multicastInterfaces,
+  routeKey as multicastRouteKey,
+  parseIpv4,
+  formatIpv4,
+} from './multicast/smcroute.render.js';
+export { parseIpMrCache, parseIpMrVif, mapMulticastCounters } from './multicast/multicast.counters.js';
+export { parseSmcrouteRoutes, parseProcNetDev } from './multicast/smcroute.observe.js';
+export { NodeMulticastHost, type MulticastHost } from './multicast/multicast.host.js';
+export {
+  MulticastRouter,
+  MulticastUnavailableError,
+  presentRoutes,
+  routeFixes,
+  type MulticastApplyResult,
+  type MulticastObserved,
+  type MulticastRouterEvent,
+  type MulticastRouterOptions,
+  type MulticastWaiting,
+} from './multicast/multicast.router.js';
