@@ -445,6 +445,52 @@ export interface components {
             routes?: components["schemas"]["Route"][];
             nat?: components["schemas"]["NatSettings"];
             firewall?: components["schemas"]["FirewallSettings"];
+            multicast?: components["schemas"]["MulticastSettings"];
+        };
+        /**
+         * @description IPv4 multicast routing across the overlay: static multicast routes computed from where each
+         *     group's senders and receivers are, forwarded by the kernel (smcrouted programs its multicast
+         *     routing table). No PIM between sites: each end of a link names the group, the sending end with
+         *     the link in `to`, the receiving end with the link as `from`. Groups and links are added and
+         *     removed at run time without disturbing other groups. Left out, no multicast routing.
+         */
+        MulticastSettings: {
+            /**
+             * @description The interface `lan` stands for in `from` and `to`. Detected when unset: the interface holding
+             *     an address inside `appliance.local_subnets`.
+             */
+            lan_interface?: components["schemas"]["InterfaceName"];
+            /** @default [] */
+            groups?: components["schemas"]["MulticastGroup"][];
+        };
+        /**
+         * @description One group (or range of groups) forwarded from where it arrives (`from`) to where it goes (`to`).
+         *     A link in `to` carries the group: WireGuard puts it in the peer's allowed-ips, IPsec in both
+         *     traffic selectors (both ends must name it), OpenVPN sends it through its tun (a hub sends it to
+         *     all its spokes). One tunnel device sends a group to one peer only, so two WireGuard links sharing
+         *     an interface, or two IPsec links, cannot both be in one group's `to`.
+         */
+        MulticastGroup: {
+            /** @description Unique among the groups. */
+            name: components["schemas"]["Name"];
+            description?: string;
+            /**
+             * @description A group (`239.1.1.1`) or a range (`239.1.0.0/16`) inside 224.0.0.0/4. Not in 224.0.0.0/24:
+             *     link-local groups (OSPF, VRRP, mDNS…) are never routed.
+             */
+            group: string;
+            /** @description Only this sender's packets (an (S,G) route). Left out, any sender's. */
+            source?: components["schemas"]["IpAddress"];
+            /** @description Where the group's senders are as seen from here — `lan`, or the name of the link it arrives by. */
+            from: string;
+            /** @description Where it is sent — `lan` and/or link names. */
+            to: string[];
+            /**
+             * @description With `from: lan`: packets from the LAN to the group with a lower TTL get this TTL, so
+             *     applications sending with TTL 1 or 2 still cross this router and the remote one (each
+             *     decrements it, and forwards only what arrives with TTL ≥ 2). 8 is plenty for one overlay hop.
+             */
+            ttl_lift?: number;
         };
         /**
          * @description The appliance's packet filter, in Weft's own nftables table. Left out, it is
@@ -873,10 +919,10 @@ export interface components {
             /** @description Differences between the active document and the new one, by resource. */
             changes: {
                 /**
-                 * @description `nat` is the masquerade setting (name `masquerade`); `port-forward` one of `nat.port_forwards`.
+                 * @description `nat` is the masquerade setting (name `masquerade`); `port-forward` one of `nat.port_forwards`; `firewall-rule` one of `firewall.rules`; `multicast-group` one of `multicast.groups`.
                  * @enum {string}
                  */
-                kind: "appliance" | "link" | "route" | "nat" | "port-forward";
+                kind: "appliance" | "link" | "route" | "nat" | "port-forward" | "firewall-rule" | "multicast-group";
                 name: string;
                 /** @enum {string} */
                 op: "create" | "update" | "delete";
@@ -996,6 +1042,30 @@ export interface components {
                 detail: string;
             }[];
             links: components["schemas"]["LinkStatus"][];
+            /** @description Each group of `multicast.groups` with its counters (summed over the kernel's (S,G) entries). */
+            multicast?: components["schemas"]["MulticastGroupStatus"][];
+        };
+        MulticastGroupStatus: {
+            name: string;
+            group: string;
+            /**
+             * @description `forwarding`: its route is in the kernel. `waiting`: an interface it needs is not there yet
+             *     (`detail` names it). `disabled`: every link it uses is disabled. `unavailable`: no multicast
+             *     routing daemon (`detail` says why).
+             * @enum {string}
+             */
+            state: "forwarding" | "waiting" | "disabled" | "unavailable";
+            detail?: string | null;
+            /** @description Packets forwarded since the route was made. */
+            packets: number;
+            bytes: number;
+            /** @description Packets of the group that arrived by another interface than its `from` (not forwarded). */
+            wrong_interface: number;
+            senders: {
+                source: string;
+                packets: number;
+                bytes: number;
+            }[];
         };
         /** @description One event. `type` tells which; `data` depends on it. */
         Event: {

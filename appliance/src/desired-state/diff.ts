@@ -3,7 +3,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { NormalizedDocument, PlanChange } from './document.js';
 
 function diffNamed<T extends { name: string }>(
-  kind: 'link' | 'route' | 'port-forward',
+  kind: PlanChange['kind'],
   before: T[],
   after: T[],
 ): PlanChange[] {
@@ -34,5 +34,9 @@ export function diffDocuments(
     changes.push({ kind: 'nat', name: 'masquerade', op: 'update' });
   }
   changes.push(...diffNamed('port-forward', before?.nat.port_forwards ?? [], after.nat.port_forwards));
+  changes.push(...diffNamed('firewall-rule', before?.firewall?.rules ?? [], after.firewall?.rules ?? []));
+  changes.push(
+    ...diffNamed('multicast-group', before?.multicast?.groups ?? [], after.multicast?.groups ?? []),
+  );
   return changes;
 }

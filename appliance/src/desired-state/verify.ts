@@ -2,6 +2,7 @@
 import { hasHostBits, networkOf, overlaps, parseIp, parsePrefix, type Prefix } from '../common/cidr.js';
 import type { FieldProblem } from '../common/errors.js';
 import { effectiveLocalSubnets, type Link, type NormalizedDocument } from './document.js';
+import { verifyMulticast } from './multicast.js';
 
 interface PlacedPrefix {
   prefix: Prefix;
@@ -502,6 +503,7 @@ export function verifyDocument(doc: NormalizedDocument): FieldProblem[] {
 
   problems.push(...verifyPortForwards(doc, local));
   problems.push(...verifyFirewall(doc));
+  problems.push(...verifyMulticast(doc));
 
   const linkNames = new Set(doc.links.map((l) => l.name));
   const seenRoutes = new Map<string, number>();

@@ -3,6 +3,8 @@
 import {
   CHARON_RULE_PRIORITY,
   CHARON_TABLE,
+  MulticastRouter,
+  type MulticastRouterEvent,
   NftService,
   ProcSysctl,
   NodeFileAdapter,
@@ -40,6 +42,8 @@ import type { PinoLogger } from 'nestjs-pino';
 import type { BootConfig } from '../boot/boot-config.js';
 import type { DesiredStateStore } from '../desired-state/desired-state.store.js';
 import type { ModuleDriver } from '../reconciler/module-driver.js';
+import { overlaps, parsePrefix } from '../common/cidr.js';
+import { CoreMulticastDriver } from './core-multicast.driver.js';
 import { CoreNatDriver, type NftPort } from './core-nat.driver.js';
 import { CoreRoutingDriver, type RoutingPort } from './core-routing.driver.js';
 import { IpsecCredentials } from './ipsec.credentials.js';
@@ -370,7 +374,92 @@ export async function createModuleDrivers(
     store.moduleState('nat'),
     coreLog,
   );
-  return [driver, ipsec, openvpn, new CoreRoutingDriver(routing, linkInterface, coreLog), nat];
+  const multicast = createMulticastDriver(boot, store, coreLog, routing, linkInterface);
+  return [driver, ipsec, openvpn, new CoreRoutingDriver(routing, linkInterface, coreLog), nat, multicast];
+}
+
+/** One structured line per smcrouted supervision event. */
+function logMulticastEvent(log: PinoLogger, e: MulticastRouterEvent): void {
+  switch (e.type) {
+    case 'exited':
+      log.warn(
+        { event: e },
+        `smcrouted ${e.pid} exited (${e.signal ?? `code ${e.code}`}): restart in ${e.restartInMs} ms`,
+      );
+      return;
+    case 'restart-failed':
+      log.error(
+        { event: { ...e, error: e.error.message } },
+        `smcrouted restart ${e.attempt} failed: ${e.error.message}; next in ${e.restartInMs} ms`,
+      );
+      return;
+    case 'reloaded':
+      log.info({ event: e }, `smcrouted reloaded: VIFs on ${e.interfaces.join(', ')}`);
+      return;
+    case 'adopted':
+      log.info({ event: e }, `smcrouted adopted: one of ours from an earlier run answers (pid ${e.pid})`);
+      return;
+    case 'started':
+    case 'restarted':
+    case 'stopped':
+    case 'stale-ended':
+      log.info({ event: e }, `smcrouted ${e.type} (pid ${e.pid})`);
+      return;
+  }
+}
+
+/** The interface holding an IPv4 address inside one of `subnets`. */
+async function lanInterface(
+  netlink: NetlinkAdapter,
+  subnets: readonly string[],
+): Promise<string | undefined> {
+  const nets = subnets.flatMap((s) => {
+    const p = parsePrefix(s);
+    return p && p.family === 4 ? [p] : [];
+  });
+  if (nets.length === 0) return undefined;
+  const addresses = await netlink.listAddresses({ family: 'inet' });
+  const hit = addresses.find((a) => {
+    const p = parsePrefix(`${a.address}/32`);
+    return p !== undefined && nets.some((n) => overlaps(n, p));
+  });
+  if (!hit) return undefined;
+  return (await netlink.listLinks()).find((l) => l.index === hit.ifindex)?.name;
+}
+
+/** The appliance's smcrouted under `<data dir>/multicast`, behind the multicast driver. */
+function createMulticastDriver(
+  boot: BootConfig,
+  store: DesiredStateStore,
+  log: PinoLogger,
+  routing: NetlinkRoutingPort,
+  linkInterface: (link: Parameters<typeof interfaceOf>[0]) => string | undefined,
+): CoreMulticastDriver {
+  const made: { driver?: CoreMulticastDriver } = {};
+  const router = new MulticastRouter({
+    processes: new NodeProcessRunner(),
+    runtimeDir: join(boot.dataDir, 'multicast'),
+    onEvent: (e) => {
+      logMulticastEvent(log, e);
+      if (e.type === 'restarted') made.driver?.notifyChange('smcrouted restarted');
+    },
+  });
+  made.driver = new CoreMulticastDriver(
+    {
+      unavailable: () => router.unavailable(),
+      apply: (desired) => router.apply(desired),
+      drift: (desired) => router.drift(desired),
+      counters: (desired) => router.counters(desired),
+      interfaces: async () => (await routing.netlink.listLinks()).map((l) => l.name),
+      stop: () => router.stop(),
+      cleanup: () => router.cleanup(),
+    },
+    linkInterface,
+    { lanInterface: (subnets) => lanInterface(routing.netlink, subnets) },
+    store.moduleState('multicast'),
+    log,
+  );
+  return made.driver;
 }
 
 /**

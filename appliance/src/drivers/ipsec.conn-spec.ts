@@ -21,6 +21,7 @@ import {
   type NormalizedDocument,
 } from '../desired-state/document.js';
 import { mirroredNetmap, thirdPartyNetmapNote } from '../desired-state/netmap.js';
+import { groupsAcross } from '../desired-state/multicast.js';
 
 export type IpsecLink = Schemas['IpsecLink'];
 export type IpsecSettings = Schemas['IpsecSettings'];
@@ -70,6 +71,7 @@ export function connSpecOf(doc: NormalizedDocument, link: IpsecLink): IpsecConnS
   // Traffic selectors name the prefixes as the tunnel carries them (kernel-libipsec reads packets after
   // POSTROUTING, so after the NAT core mapped them).
   const wire = wireSubnets(doc, link);
+  const groups = groupsAcross(doc, link);
   return {
     name: link.name,
     version,
@@ -87,8 +89,10 @@ export function connSpecOf(doc: NormalizedDocument, link: IpsecLink): IpsecConnS
     ...(imported && s.local_ca ? { localCa: s.local_ca } : {}),
     ikeProposals: s.ike_proposals ?? DEFAULT_IKE_PROPOSALS,
     espProposals: s.esp_proposals ?? DEFAULT_ESP_PROPOSALS,
-    localTs: wire.local,
-    remoteTs: wire.remote,
+    // Multicast groups crossing the link go in both selectors, on both ends: a CHILD_SA carries only
+    // what they cover, and the group is the destination whichever way it flows.
+    localTs: [...wire.local, ...groups],
+    remoteTs: [...wire.remote, ...groups],
     dpdDelay: s.dpd_delay ?? 30,
     dpdAction: s.dpd_action ?? 'restart',
     startAction: s.start_action ?? (remote ? 'initiate' : 'wait'),

@@ -4,6 +4,7 @@
 // touches another peer nor re-creates the device.
 import { isIP } from 'node:net';
 import type { Schemas } from '@weft/api-spec';
+import { groupsInto } from '../desired-state/multicast.js';
 import type { PinoLogger } from 'nestjs-pino';
 import { ChangeFeed } from '../reconciler/change-feed.js';
 import type { FieldProblem } from '../common/errors.js';
@@ -339,7 +340,9 @@ export class WireGuardDriver implements ModuleDriver {
         ...(link.wireguard.preshared_key ? { presharedKey: link.wireguard.preshared_key } : {}),
         ...(endpoint ? { endpoint } : {}),
         // What the tunnel carries: the mapped prefix of a netmapped link (NAT translates before/after).
-        allowedIps: wireSubnets(doc, link).remote,
+        // and the multicast groups sent into this link (wireguard-go sends a packet only to the peer
+        // whose allowed-ips hold its destination).
+        allowedIps: [...wireSubnets(doc, link).remote, ...groupsInto(doc, link)],
         persistentKeepalive: link.wireguard.persistent_keepalive ?? 25,
       });
     }

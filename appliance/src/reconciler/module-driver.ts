@@ -4,6 +4,7 @@ import type { FieldProblem } from '../common/errors.js';
 import type { NormalizedDocument, PlanAction } from '../desired-state/document.js';
 
 export type LinkStatus = Schemas['LinkStatus'];
+export type MulticastGroupStatus = Schemas['MulticastGroupStatus'];
 
 /** One step of a module's plan: what the API shows, plus the module's own payload. */
 export interface DriverStep<P = unknown> {
@@ -35,6 +36,8 @@ export interface ModuleDriver {
   apply(steps: DriverStep[]): Promise<void>;
   /** Observed state of the document's links of this module's types. */
   linkStatus(doc: NormalizedDocument): Promise<LinkStatus[]>;
+  /** The document's multicast groups with their state and counters (the multicast module only). */
+  multicastStatus?(doc: NormalizedDocument): Promise<MulticastGroupStatus[]>;
   /** Fires when something this module owns changed in the kernel or daemon (drift trigger). */
   changes?(): AsyncIterable<string>;
   /** Removes everything the module owns (uninstall, or `weft cleanup`). */

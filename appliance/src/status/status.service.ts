@@ -6,7 +6,12 @@ import { EventBus } from '../events/event-bus.js';
 import { NotFoundError } from '../common/errors.js';
 import { ConfigService } from '../desired-state/config.service.js';
 import type { NormalizedDocument } from '../desired-state/document.js';
-import { MODULE_DRIVERS, type LinkStatus, type ModuleDriver } from '../reconciler/module-driver.js';
+import {
+  MODULE_DRIVERS,
+  type LinkStatus,
+  type ModuleDriver,
+  type MulticastGroupStatus,
+} from '../reconciler/module-driver.js';
 import { Reconciler } from '../reconciler/reconciler.js';
 import { WEFT_VERSION } from '../version.js';
 
@@ -61,6 +66,21 @@ export class StatusService {
     );
   }
 
+  /** Each multicast group with its state and counters, from the module that routes them. */
+  async multicast(doc: NormalizedDocument): Promise<MulticastGroupStatus[]> {
+    for (const d of this.drivers) if (d.multicastStatus) return d.multicastStatus(doc);
+    return (doc.multicast?.groups ?? []).map((g) => ({
+      name: g.name,
+      group: g.group,
+      state: 'unavailable',
+      detail: 'this build has no multicast module',
+      packets: 0,
+      bytes: 0,
+      wrong_interface: 0,
+      senders: [],
+    }));
+  }
+
   /** Publishes a `link.state` event for every link whose state changed since the last poll. */
   async pollLinkStates(): Promise<void> {
     const doc = this.config.active().document;
@@ -111,6 +131,7 @@ export class StatusService {
       },
       modules: this.drivers.map((d) => ({ name: d.name, detail: d.detail() })),
       links: await this.links(document),
+      ...((document.multicast?.groups ?? []).length > 0 ? { multicast: await this.multicast(document) } : {}),
     };
   }
 

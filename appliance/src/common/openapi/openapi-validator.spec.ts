@@ -165,7 +165,7 @@ void describe('OpenApiValidator: request bodies', () => {
       {
         pointer: '/foo',
         message:
-          'unknown field "foo" — allowed here: schema_version, appliance, links, routes, nat, firewall',
+          'unknown field "foo" — allowed here: schema_version, appliance, links, routes, nat, firewall, multicast',
       },
     ]);
   });
