@@ -355,6 +355,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The status as Prometheus metrics (text exposition format 0.0.4).
+         * @description `weft_link_state{link,type,state}` (1 for the link's state), `weft_link_receive_bytes_total` and
+         *     `weft_link_transmit_bytes_total{link,type}`, `weft_multicast_group_state{name,group,state}`,
+         *     `weft_multicast_packets_total`, `weft_multicast_bytes_total` and
+         *     `weft_multicast_wrong_interface_total{name,group}`, `weft_reconciler_drift_corrections_total`.
+         *     Needs a token like every other read (Prometheus sends it as `authorization: Bearer …`).
+         */
+        get: operations["getMetrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/events": {
         parameters: {
             query?: never;
@@ -1901,6 +1925,27 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Status"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+        };
+    };
+    getMetrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Metrics. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
                 };
             };
             401: components["responses"]["Unauthorized"];

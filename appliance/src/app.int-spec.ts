@@ -168,6 +168,61 @@ describe('appliance (in-process, real kernel)', () => {
     assert.ok(!after.some((l) => l.ifname === 'wg-to-b'));
   });
 
+  it('routes a multicast group from the LAN into a link: smcrouted holds it, status and metrics show it', async () => {
+    const current = await call('GET', '/config');
+    const doc = current.body as Record<string, unknown> & { links?: unknown[] };
+    const withGroup = {
+      ...doc,
+      appliance: { ...(doc.appliance as object), local_subnets: ['10.1.0.0/24'] },
+      links: [
+        ...(doc.links ?? []),
+        {
+          name: 'to-m',
+          type: 'wireguard',
+          remote_subnets: ['10.7.0.0/24'],
+          wireguard: { peer_public_key: 'hSDKNBtoKaEvJ1i2Nn3l0TgjQYsITr0XC0eNyjk3X24=' },
+        },
+      ],
+      multicast: { groups: [{ name: 'g1', group: '239.1.1.1', from: 'lan', to: ['to-m'] }] },
+    };
+    const bad = await call('PUT', '/config', {
+      ...withGroup,
+      multicast: { groups: [{ name: 'g1', group: '224.0.0.251', from: 'lan', to: ['to-x'] }] },
+    });
+    assert.equal(bad.status, 422, JSON.stringify(bad.body));
+    assert.deepEqual(
+      (bad.body.errors as { pointer: string }[]).map((e) => e.pointer),
+      ['/multicast/groups/0/group', '/multicast/groups/0/to/0'],
+    );
+    const put = await call('PUT', '/config', withGroup);
+    assert.ok(put.status === 200 || put.status === 201, JSON.stringify(put.body));
+    try {
+      // lan0 holds 10.1.0.1/24, inside local_subnets: it is the LAN; wg-to-m is the link's device.
+      const pid = readFileSync(join(dataDir, 'multicast', 'smcroute.pid'), 'utf8').trim();
+      assert.match(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), /smcrouted/);
+      const conf = readFileSync(join(dataDir, 'multicast', 'smcroute.conf'), 'utf8');
+      assert.match(conf, /^mroute from lan0 group 239\.1\.1\.1 to wg-to-m$/m);
+      const vifs = readFileSync('/proc/net/ip_mr_vif', 'utf8');
+      assert.match(vifs, / lan0 /);
+      assert.match(vifs, / wg-to-m /);
+      const status = await call('GET', '/status');
+      const groups = status.body.multicast as { name: string; state: string }[];
+      assert.deepEqual(
+        groups.map((g) => [g.name, g.state]),
+        [['g1', 'forwarding']],
+      );
+      const metrics = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+      assert.match(metrics.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+      const text = await metrics.text();
+      assert.match(text, /\nweft_multicast_packets_total\{name="g1",group="239\.1\.1\.1"\} 0\n/);
+      assert.match(text, /\nweft_link_state\{link="to-m",type="wireguard",state="connecting"\} 1\n/);
+    } finally {
+      const back = await call('PUT', '/config', { ...doc, multicast: { groups: [] } });
+      assert.ok(back.status === 200 || back.status === 201, JSON.stringify(back.body));
+    }
+    assert.doesNotMatch(readFileSync('/proc/net/ip_mr_vif', 'utf8'), /lan0/);
+  });
+
   it('keeps the last admin token', async () => {
     const res = await call('DELETE', '/tokens/admin');
     assert.equal(res.status, 409);

@@ -4,6 +4,7 @@ import type { FastifyReply } from 'fastify';
 import { map, type Observable } from 'rxjs';
 import { Public } from '../auth/auth.decorators.js';
 import { EventBus } from '../events/event-bus.js';
+import { renderMetrics } from '../status/metrics.js';
 import { StatusService } from '../status/status.service.js';
 
 @Controller()
@@ -16,6 +17,13 @@ export class StatusController {
   @Get('status')
   get(): Promise<Schemas['Status']> {
     return this.status.status();
+  }
+
+  /** Prometheus text exposition of the status: link states and bytes, multicast group counters. */
+  @Get('metrics')
+  async metrics(@Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
+    void reply.header('content-type', 'text/plain; version=0.0.4; charset=utf-8');
+    return renderMetrics(await this.status.status());
   }
 
   /** SSE: `event:` = type, `id:` = sequence number, `data:` = the Event as JSON. */
