@@ -62,11 +62,33 @@ void describe('CoreNatDriver', () => {
         underlay: (ifname) => Promise.resolve(ifname ?? underlay),
         tunnelPorts: () => ({ udp: [51820, 500, 4500], tcp: [] }),
         apiPort: 8080,
+        lanInterface: (d) => Promise.resolve(d.multicast?.lan_interface ?? 'lan0'),
       },
       state,
       silentLogger(),
     );
     await driver.start();
+  });
+
+  void it('lifts the TTL of multicast groups sent from the LAN, one rule per TTL, on the LAN interface', async () => {
+    const d = doc([wg('to-b')], {
+      multicast: {
+        groups: [
+          { name: 'g1', group: '239.1.1.1', from: 'lan', to: ['to-b'], ttl_lift: 8 },
+          { name: 'g2', group: '239.2.0.0/16', from: 'lan', to: ['to-b'], ttl_lift: 8 },
+          { name: 'g3', group: '239.3.3.3', from: 'lan', to: ['to-b'], ttl_lift: 4 },
+          { name: 'g4', group: '239.4.4.4', from: 'lan', to: ['to-b'] },
+          { name: 'g5', group: '239.5.5.5', from: 'to-b', to: ['lan'] },
+        ],
+      },
+    });
+    assert.deepEqual((await driver.desired(d)).multicastTtl, [
+      { iif: 'lan0', groups: ['239.3.3.3'], ttl: 4 },
+      { iif: 'lan0', groups: ['239.1.1.1', '239.2.0.0/16'], ttl: 8 },
+    ]);
+    const [step] = await driver.plan(d);
+    assert.match(step?.action.summary ?? '', /multicast TTL lift on lan0 to 4, lan0 to 8/);
+    assert.equal((await driver.desired(doc([wg('to-b')]))).multicastTtl, undefined);
   });
 
   void it('renders masquerade by the underlay, MSS clamping per tunnel device, a netmap with the wire remote', async () => {

@@ -40,6 +40,8 @@ export interface NatEnv {
   tunnelPorts(doc: NormalizedDocument): { udp: number[]; tcp: number[] };
   /** The TCP port the API listens on. */
   apiPort: number;
+  /** The interface `lan` stands for in multicast.groups (multicast.lan_interface, else detected). */
+  lanInterface?(doc: NormalizedDocument): Promise<string | undefined>;
 }
 
 /** The interface a link's tunnel puts its traffic on (undefined: none yet). */
@@ -183,6 +185,17 @@ export class CoreNatDriver implements ModuleDriver {
           : []),
       ];
     });
+    const lifts = new Map<number, string[]>();
+    for (const g of doc.multicast?.groups ?? []) {
+      if (g.from !== 'lan' || g.ttl_lift === undefined) continue;
+      lifts.set(g.ttl_lift, [...(lifts.get(g.ttl_lift) ?? []), g.group]);
+    }
+    const lan = lifts.size > 0 ? await this.env.lanInterface?.(doc) : undefined;
+    if (lan) {
+      out.multicastTtl = [...lifts.entries()]
+        .sort(([a], [b]) => a - b)
+        .map(([ttl, groups]) => ({ iif: lan, groups: [...new Set(groups)].sort(), ttl }));
+    }
     return out;
   }
 
@@ -202,6 +215,9 @@ export class CoreNatDriver implements ModuleDriver {
         ? `underlay input filter (UDP ${desired.input.udpPorts.join(', ') || 'none'} open)`
         : 'no underlay input filter',
       `${desired.forwardRules?.length ?? 0} forward rule(s)`,
+      ...(desired.multicastTtl?.length
+        ? [`multicast TTL lift on ${desired.multicastTtl.map((l) => `${l.iif} to ${l.ttl}`).join(', ')}`]
+        : []),
     ].join(', ');
     const payload: Payload = { desired, hash };
     return [

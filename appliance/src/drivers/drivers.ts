@@ -370,6 +370,9 @@ export async function createModuleDrivers(
         tcp: [],
       }),
       apiPort: boot.listenPort,
+      lanInterface: async (doc) =>
+        doc.multicast?.lan_interface ??
+        (await lanInterface(routing.netlink, doc.appliance.local_subnets ?? [])),
     },
     store.moduleState('nat'),
     coreLog,

@@ -63,6 +63,10 @@ table inet weft {
 	chain filter_forward {
 		type filter hook forward priority filter; policy accept;
 	}
+
+	chain multicast_ttl {
+		type filter hook prerouting priority mangle; policy accept;
+	}
 }
 `;
 
@@ -87,6 +91,10 @@ table inet weft {
 
 	chain filter_forward {
 		type filter hook forward priority filter; policy accept;
+	}
+
+	chain multicast_ttl {
+		type filter hook prerouting priority mangle; policy accept;
 	}
 }
 `;
@@ -134,7 +142,10 @@ void describe('renderNftScript', () => {
       'iifname "wan0" ip6 saddr 2001:db8::/32 tcp dport 8080 accept comment "underlay: api"',
       'iifname "wan0" counter drop comment "underlay: everything else"',
     ]);
-    const fwd = body.slice(body.indexOf('chain filter_forward {') + 2, -3);
+    const fwd = body.slice(
+      body.indexOf('chain filter_forward {') + 2,
+      body.indexOf('chain multicast_ttl {') - 2,
+    );
     assert.deepEqual(fwd, [
       'ct state established,related accept comment "replies"',
       'iifname "wg0" ip daddr 10.1.0.0/24 tcp dport 22 counter reject comment "rule no-ssh-in"',
@@ -194,6 +205,48 @@ void describe('renderNftScript', () => {
 
   void it('renders the chains without rules for an empty desired', () => {
     assert.equal(renderNftScript(emptyNftDesired()), EMPTY_SCRIPT);
+  });
+
+  void it('renders the multicast TTL lift per LAN interface, sorted, groups merged', () => {
+    const script = renderNftScript({
+      ...emptyNftDesired(),
+      multicastTtl: [
+        { iif: 'lan1', groups: ['239.5.5.5'], ttl: 4 },
+        { iif: 'lan0', groups: ['239.2.0.0/16', '239.1.1.1', '239.2.3.4'], ttl: 8 },
+      ],
+    });
+    const body = script.split('\n').map((l) => l.trim());
+    const chain = body.slice(body.indexOf('chain multicast_ttl {') + 2, -3);
+    assert.deepEqual(chain, [
+      'iifname "lan0" ip daddr { 239.1.1.1/32, 239.2.0.0/16 } ip ttl < 8 ip ttl set 8 comment "multicast ttl lan0"',
+      'iifname "lan1" ip daddr 239.5.5.5/32 ip ttl < 4 ip ttl set 4 comment "multicast ttl lan1"',
+    ]);
+  });
+
+  void it('refuses a TTL lift outside 224.0.0.0/4, without groups, or with a TTL out of range', () => {
+    const lift = (l: { iif: string; groups: string[]; ttl: number }) => () =>
+      renderNftScript({ ...emptyNftDesired(), multicastTtl: [l] });
+    assert.throws(lift({ iif: 'lan0', groups: ['10.1.0.0/24'], ttl: 8 }), {
+      message: 'multicastTtl[0].groups[0]: 10.1.0.0/24 is not an IPv4 group inside 224.0.0.0/4',
+    });
+    assert.throws(lift({ iif: 'lan0', groups: [], ttl: 8 }), {
+      message: 'multicastTtl[0].groups: name at least one group',
+    });
+    assert.throws(lift({ iif: 'lan0', groups: ['239.1.1.1'], ttl: 1 }), {
+      message: 'multicastTtl[0].ttl: 1 is not a TTL of 2 to 255',
+    });
+    assert.throws(lift({ iif: 'lan 0', groups: ['239.1.1.1'], ttl: 8 }), /multicastTtl\[0\]\.iif/);
+    assert.throws(
+      () =>
+        renderNftScript({
+          ...emptyNftDesired(),
+          multicastTtl: [
+            { iif: 'lan0', groups: ['239.1.1.1'], ttl: 8 },
+            { iif: 'lan0', groups: ['239.2.2.2'], ttl: 8 },
+          ],
+        }),
+      { message: 'multicastTtl[1]: same iif and ttl as multicastTtl[0]; merge their groups' },
+    );
   });
 
   void it('renders IPv6 netmaps with ip6 and another table when told', () => {

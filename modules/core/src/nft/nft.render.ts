@@ -35,6 +35,8 @@ const CHAINS = [
   // The underlay's input filter and the forwarding rules, at the filter priority.
   { name: 'input', header: 'type filter hook input priority filter; policy accept;' },
   { name: 'filter_forward', header: 'type filter hook forward priority filter; policy accept;' },
+  // The multicast TTL lift: before routing (mangle runs ahead of dstnat and of the forwarding decision).
+  { name: 'multicast_ttl', header: 'type filter hook prerouting priority mangle; policy accept;' },
 ] as const;
 type ChainName = (typeof CHAINS)[number]['name'];
 
@@ -139,6 +141,7 @@ function renderRules(desired: NftDesired): RenderedRule[] {
     });
     rules.push(...renderForwardRules(desired.forwardRules));
   }
+  if (desired.multicastTtl !== undefined) rules.push(...renderMulticastTtl(desired.multicastTtl));
   for (const { device, mss } of checkMssClamp(desired.mssClamp)) {
     const syn = 'tcp flags syn tcp option maxseg size';
     rules.push({ chain: 'forward', text: `oifname "${device}" ${syn} set rt mtu comment "mss ${device}"` });
@@ -150,6 +153,43 @@ function renderRules(desired: NftDesired): RenderedRule[] {
     }
   }
   return rules;
+}
+
+const MULTICAST_V4 = parsePrefix('224.0.0.0/4');
+
+function renderMulticastTtl(lifts: NonNullable<NftDesired['multicastTtl']>): RenderedRule[] {
+  if (!Array.isArray(lifts)) throw new InvalidArgumentError('multicastTtl: must be a list');
+  const seen = new Map<string, number>();
+  const checked = lifts.map((l, i) => {
+    const at = `multicastTtl[${i}]`;
+    const iif = interfaceName(l.iif, `${at}.iif`);
+    if (!Array.isArray(l.groups) || l.groups.length === 0) {
+      throw new InvalidArgumentError(`${at}.groups: name at least one group`);
+    }
+    const groups = l.groups.map((g, j) => {
+      const p = prefix(g, `${at}.groups[${j}]`);
+      if (!covers(MULTICAST_V4, p)) {
+        throw new InvalidArgumentError(`${at}.groups[${j}]: ${g} is not an IPv4 group inside 224.0.0.0/4`);
+      }
+      return p;
+    });
+    if (!Number.isInteger(l.ttl) || l.ttl < 2 || l.ttl > 255) {
+      throw new InvalidArgumentError(`${at}.ttl: ${String(l.ttl)} is not a TTL of 2 to 255`);
+    }
+    const key = `${iif} ${l.ttl}`;
+    const first = seen.get(key);
+    if (first !== undefined) {
+      throw new InvalidArgumentError(`${at}: same iif and ttl as multicastTtl[${first}]; merge their groups`);
+    }
+    seen.set(key, i);
+    return { iif, groups: minimalPrefixes(groups), ttl: l.ttl };
+  });
+  return checked
+    .sort((a, b) => compareText(a.iif, b.iif) || a.ttl - b.ttl)
+    .map((l) => ({
+      chain: 'multicast_ttl' as const,
+      text: `iifname "${l.iif}" ip daddr ${prefixSet(l.groups)} ip ttl < ${l.ttl} ip ttl set ${l.ttl} comment "multicast ttl ${l.iif}"`,
+    }));
 }
 
 interface CheckedNetmap {

@@ -12,7 +12,7 @@ import {
   type SpawnOptions,
 } from '../system/process.adapter.js';
 import { assertInsideThrowawayNetns } from '../testing/kernel-helpers.js';
-import { HeldNetns, linkNetns } from '../testing/netns-lab.js';
+import { HeldNetns, linkNetns, waitUntil } from '../testing/netns-lab.js';
 
 // At load time, so that not even a hook runs outside a throw-away namespace.
 assertInsideThrowawayNetns();
@@ -124,6 +124,7 @@ void describe('NftService (kernel)', () => {
         'filter_forward filter forward 0 accept',
         'forward filter forward -150 accept',
         'input filter input 0 accept',
+        'multicast_ttl filter prerouting -150 accept',
         'postrouting nat postrouting 100 accept',
         'prerouting nat prerouting -100 accept',
       ],
@@ -330,6 +331,55 @@ void describe('NftService translating packets (h1 — router — h2)', () => {
   void it('masquerade on another underlay keeps the LAN source (as on a tunnel)', async () => {
     await nft.apply({ ...emptyNftDesired(), masquerade: { underlay: 'wan9', sources: ['10.1.0.0/24'] } });
     assert.match((await pingH2FromH1()).seen, /IP 10\.1\.0\.5 > 192\.0\.2\.2/);
+  });
+
+  void it('multicast TTL lift: datagrams from the LAN to a lifted group arrive with the TTL set, others keep theirs', async () => {
+    // A probe table of the test's own, after our mangle chain: counts what prerouting then sees.
+    const probe = `table ip ttl_probe {
+  chain pre { type filter hook prerouting priority -100; policy accept;
+    ip daddr 239.1.1.1 ip ttl 8 counter comment "g1 ttl 8"
+    ip daddr 239.1.1.1 ip ttl 1 counter comment "g1 ttl 1"
+    ip daddr 239.9.9.9 ip ttl 1 counter comment "g9 ttl 1"
+  }
+}
+`;
+    await processes.run('nsenter', [...router.launcher.slice(1), 'nft', '-f', '-'], { input: probe });
+    const counts = async (): Promise<Record<string, number>> => {
+      const parsed = JSON.parse(await router.run('nft', '-j', 'list', 'table', 'ip', 'ttl_probe')) as {
+        nftables: { rule?: { comment?: string; expr: { counter?: { packets: number } }[] } }[];
+      };
+      const out: Record<string, number> = {};
+      for (const i of parsed.nftables) {
+        if (i.rule?.comment) out[i.rule.comment] = i.rule.expr.find((e) => e.counter)?.counter?.packets ?? 0;
+      }
+      return out;
+    };
+    const send = (group: string): Promise<string> =>
+      h1.run(
+        'python3',
+        '-c',
+        'import socket,sys\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.setsockopt(socket.IPPROTO_IP,socket.IP_MULTICAST_TTL,1)\nfor _ in range(3): s.sendto(b"weft",(sys.argv[1],5000))',
+        group,
+      );
+    await nft.apply(emptyNftDesired());
+    await send('239.1.1.1');
+    await waitUntil(async () => (await counts())['g1 ttl 1'] === 3, 'the control: TTL 1 arrives as sent');
+    await nft.apply({
+      ...emptyNftDesired(),
+      multicastTtl: [{ iif: 'r-h1', groups: ['239.1.0.0/16'], ttl: 8 }],
+    });
+    assert.deepEqual(
+      await nft.drifted({
+        ...emptyNftDesired(),
+        multicastTtl: [{ iif: 'r-h1', groups: ['239.1.0.0/16'], ttl: 8 }],
+      }),
+      { drifted: false, differences: [] },
+    );
+    await send('239.1.1.1');
+    await send('239.9.9.9');
+    await waitUntil(async () => (await counts())['g9 ttl 1'] === 3, 'the unlifted group');
+    await waitUntil(async () => (await counts())['g1 ttl 8'] === 3, 'the lifted group with TTL 8');
+    assert.equal((await counts())['g1 ttl 1'], 3, 'no lifted datagram kept TTL 1');
   });
 
   void it('MSS clamping: rt mtu out of the device, the given MSS into it', async () => {

@@ -76,6 +76,13 @@ export interface NftDesired {
    * ever lowers an MSS (`maxseg size > <mss>`): a peer announcing less keeps its own value.
    */
   mssClamp: { device: string; mss?: number }[];
+  /**
+   * The multicast TTL lift: packets arriving on `iif` for one of `groups` (IPv4 groups or ranges in
+   * 224.0.0.0/4) with `ip ttl < ttl` get `ip ttl set <ttl>`, in a prerouting chain at mangle priority
+   * (before the multicast forwarding decision), so applications sending with TTL 1 or 2 still cross
+   * this router and the remote one.
+   */
+  multicastTtl?: { iif: string; groups: string[]; ttl: number }[];
 }
 
 /** No NAT, no forwards, no clamping: applied, it leaves our table with its chains and no rules. */
