@@ -91,3 +91,14 @@ export {
   type MulticastRouterOptions,
   type MulticastWaiting,
 } from './multicast/multicast.router.js';
+export {
+  L2Service,
+  L2Error,
+  renderL2Nft,
+  validateL2Desired,
+  VXLAN_OVERHEAD,
+  WEFT_L2_DEVICE,
+  WEFT_L2_TABLE,
+  type L2Desired,
+  type L2ServiceOptions,
+} from './multicast/l2.js';
