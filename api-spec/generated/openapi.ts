@@ -486,6 +486,46 @@ export interface components {
             lan_interface?: components["schemas"]["InterfaceName"];
             /** @default [] */
             groups?: components["schemas"]["MulticastGroup"][];
+            l2?: components["schemas"]["MulticastL2"];
+        };
+        /**
+         * @description The L2 option: what routers never forward — link-local groups (224.0.0.0/24: mDNS, LLMNR,
+         *     VRRP-style discovery) and, if asked, limited broadcasts — carried between sites as Ethernet
+         *     frames in VXLAN (device `weft-l2`), one copy to each peer (head-end replication), through the
+         *     links. Only the matched frames cross: the LANs are not bridged, ARP and unicast stay local, and a
+         *     frame from one site is given to this LAN only, never passed on to a third site (so every site
+         *     names every other one). The TTL is untouched. MTU cost: 50 bytes per frame (outer IPv4, UDP,
+         *     VXLAN, inner Ethernet) on top of the tunnel's; `weft-l2` gets the smallest link MTU minus 50 and
+         *     drops larger frames. Every site of the segment uses the same `vni` and `port`.
+         */
+        MulticastL2: {
+            /** @description VXLAN network identifier. */
+            vni: number;
+            /**
+             * @description UDP port of the VXLAN packets.
+             * @default 4789
+             */
+            port?: number;
+            /**
+             * @description The destinations carried, groups or ranges inside 224.0.0.0/4.
+             * @default [
+             *       "224.0.0.0/24"
+             *     ]
+             */
+            groups?: string[];
+            /**
+             * @description Also carry limited broadcasts (to 255.255.255.255), e.g. for discovery protocols that use them.
+             * @default false
+             */
+            broadcast?: boolean;
+            /** @description weft-l2's MTU; default the smallest MTU of the peers' links minus 50. */
+            mtu?: number;
+            peers: {
+                /** @description The link the far site is reached by. */
+                link: string;
+                /** @description The far gateway's VXLAN end — its IPv4 address on its LAN, inside the link's remote subnets (as the tunnel carries them). */
+                address: components["schemas"]["IpAddress"];
+            }[];
         };
         /**
          * @description One group (or range of groups) forwarded from where it arrives (`from`) to where it goes (`to`).

@@ -192,3 +192,69 @@ void describe('groups carried by the tunnels', () => {
     assert.deepEqual(groupsAcross(d, d.links[2] as Link), ['239.1.1.1/32', '239.2.0.0/16']);
   });
 });
+
+void describe('verifyMulticast: the L2 segment', () => {
+  const withL2 = (
+    l2: Record<string, unknown>,
+    groups: Partial<MulticastGroup>[] = [],
+  ): NormalizedDocument => {
+    const d = doc(groups);
+    d.multicast = { ...d.multicast, groups: d.multicast?.groups ?? [], l2: l2 as never };
+    return d;
+  };
+
+  void it('accepts peers over existing links at addresses inside their remote subnets', () => {
+    const d = withL2({
+      vni: 7,
+      peers: [
+        { link: 'to-b', address: '10.2.0.1' },
+        { link: 'to-d', address: '10.4.0.1' },
+      ],
+    });
+    assert.deepEqual(verifyDocument(d), []);
+  });
+
+  void it('names a peer over an unknown link, outside its link, or named twice', () => {
+    const p = verifyMulticast(
+      withL2({
+        vni: 7,
+        peers: [
+          { link: 'to-x', address: '10.2.0.1' },
+          { link: 'to-b', address: '10.9.0.1' },
+          { link: 'to-d', address: '10.9.0.1' },
+        ],
+      }),
+    );
+    assert.deepEqual(
+      p.map((x) => x.pointer),
+      [
+        '/multicast/l2/peers/0/link',
+        '/multicast/l2/peers/1/address',
+        '/multicast/l2/peers/2/address',
+        '/multicast/l2/peers/2/address',
+      ],
+    );
+    assert.match(
+      p[1]?.message ?? '',
+      /10\.9\.0\.1 is not inside link "to-b"'s remote subnets \(10\.2\.0\.0\/24\)/,
+    );
+    assert.match(p[3]?.message ?? '', /named twice/);
+  });
+
+  void it('refuses groups outside 224.0.0.0/4 and groups the L3 routes already carry from the LAN', () => {
+    const p = verifyMulticast(
+      withL2(
+        { vni: 7, groups: ['10.0.0.0/8', '239.1.0.0/16'], peers: [{ link: 'to-b', address: '10.2.0.1' }] },
+        [{}],
+      ),
+    );
+    assert.deepEqual(
+      p.map((x) => [x.pointer, x.related]),
+      [
+        ['/multicast/l2/groups/0', undefined],
+        ['/multicast/l2/groups/1', '/multicast/groups/0/group'],
+      ],
+    );
+    assert.match(p[1]?.message ?? '', /would arrive twice/);
+  });
+});

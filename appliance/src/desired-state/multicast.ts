@@ -9,9 +9,10 @@
 import { hasHostBits, networkOf, overlaps, parseIp, parsePrefix, type Prefix } from '../common/cidr.js';
 import type { FieldProblem } from '../common/errors.js';
 import type { Schemas } from '@weft/api-spec';
-import type { Link, NormalizedDocument } from './document.js';
+import { wireSubnets, type Link, type NormalizedDocument } from './document.js';
 
 export type MulticastGroup = Schemas['MulticastGroup'];
+export type MulticastL2 = Schemas['MulticastL2'];
 
 /** What `from`/`to` name for this site's own LAN. */
 export const LAN = 'lan';
@@ -201,6 +202,8 @@ export function verifyMulticast(doc: NormalizedDocument): FieldProblem[] {
     }
   });
 
+  if (settings.l2) problems.push(...verifyL2(doc, settings.l2, placed));
+
   // Two groups whose ranges overlap and arrive the same way would make two routes for one packet.
   for (let i = 0; i < placed.length; i++) {
     for (let j = i + 1; j < placed.length; j++) {
@@ -217,5 +220,80 @@ export function verifyMulticast(doc: NormalizedDocument): FieldProblem[] {
       });
     }
   }
+  return problems;
+}
+
+/** The L2 segment: peers over existing links, at addresses those links carry; groups the L3 routes leave alone. */
+function verifyL2(
+  doc: NormalizedDocument,
+  l2: MulticastL2,
+  routed: { prefix: Prefix; from: string; gi: number }[],
+): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  const links = new Map(doc.links.map((l) => [l.name, l]));
+  (l2.groups ?? []).forEach((g, i) => {
+    const pointer = `/multicast/l2/groups/${i}`;
+    const p = groupPrefix(g);
+    if (!p || p.family !== 4 || p.len < MULTICAST.len || !overlaps(p, MULTICAST)) {
+      problems.push({
+        pointer,
+        message: `"${g}" is not an IPv4 group or range inside 224.0.0.0/4, like 224.0.0.0/24`,
+      });
+      return;
+    }
+    if (hasHostBits(p)) {
+      problems.push({ pointer, message: `"${g}" has host bits set: did you mean ${networkOf(p)}?` });
+      return;
+    }
+    const both = routed.find((r) => r.from === LAN && overlaps(r.prefix, p));
+    if (both) {
+      problems.push({
+        pointer,
+        related: `/multicast/groups/${both.gi}/group`,
+        message: `${g} overlaps ${both.prefix.text}, which multicast.groups already routes from the LAN: its packets would arrive twice; carry it one way only`,
+      });
+    }
+  });
+  const seen = new Map<string, number>();
+  l2.peers.forEach((peer, i) => {
+    const base = `/multicast/l2/peers/${i}`;
+    const link = links.get(peer.link);
+    if (!link) {
+      problems.push({
+        pointer: `${base}/link`,
+        message: `no link named "${peer.link}"${doc.links.length ? `: known links are ${doc.links.map((l) => l.name).join(', ')}` : ': create the link first'}`,
+      });
+    }
+    const addr = parseIp(peer.address);
+    if (!addr || addr.family !== 4) {
+      problems.push({
+        pointer: `${base}/address`,
+        message: `"${peer.address}" is not an IPv4 address (the VXLAN end is IPv4)`,
+      });
+    } else if (link) {
+      const host = parsePrefix(`${peer.address}/32`);
+      const remote = wireSubnets(doc, link).remote;
+      if (
+        host &&
+        !remote.some((r) => {
+          const p = parsePrefix(r);
+          return p !== undefined && overlaps(p, host);
+        })
+      ) {
+        problems.push({
+          pointer: `${base}/address`,
+          message: `${peer.address} is not inside link "${link.name}"'s remote subnets (${remote.join(', ') || 'none'}): the VXLAN end must be reached over the link; use the far gateway's LAN address`,
+        });
+      }
+    }
+    const first = seen.get(peer.address);
+    if (first !== undefined) {
+      problems.push({
+        pointer: `${base}/address`,
+        related: `/multicast/l2/peers/${first}/address`,
+        message: `${peer.address} is named twice: name each far end once`,
+      });
+    } else seen.set(peer.address, i);
+  });
   return problems;
 }

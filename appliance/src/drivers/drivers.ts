@@ -3,6 +3,7 @@
 import {
   CHARON_RULE_PRIORITY,
   CHARON_TABLE,
+  L2Service,
   MulticastRouter,
   type MulticastRouterEvent,
   NftService,
@@ -43,6 +44,7 @@ import type { BootConfig } from '../boot/boot-config.js';
 import type { DesiredStateStore } from '../desired-state/desired-state.store.js';
 import type { ModuleDriver } from '../reconciler/module-driver.js';
 import { overlaps, parsePrefix } from '../common/cidr.js';
+import { CoreMulticastL2Driver } from './core-multicast-l2.driver.js';
 import { CoreMulticastDriver } from './core-multicast.driver.js';
 import { CoreNatDriver, type NftPort } from './core-nat.driver.js';
 import { CoreRoutingDriver, type RoutingPort } from './core-routing.driver.js';
@@ -378,7 +380,26 @@ export async function createModuleDrivers(
     coreLog,
   );
   const multicast = createMulticastDriver(boot, store, coreLog, routing, linkInterface);
-  return [driver, ipsec, openvpn, new CoreRoutingDriver(routing, linkInterface, coreLog), nat, multicast];
+  const l2 = new L2Service(new NodeProcessRunner());
+  const multicastL2 = new CoreMulticastL2Driver(
+    l2,
+    linkInterface,
+    {
+      lan: (ifname, subnets) => findLan(routing.netlink, ifname, subnets),
+      mtuOf: async (ifname) => (await routing.netlink.getLinkByName(ifname))?.mtu,
+    },
+    store.moduleState('multicast-l2'),
+    coreLog,
+  );
+  return [
+    driver,
+    ipsec,
+    openvpn,
+    new CoreRoutingDriver(routing, linkInterface, coreLog),
+    nat,
+    multicast,
+    multicastL2,
+  ];
 }
 
 /** One structured line per smcrouted supervision event. */
@@ -411,23 +432,44 @@ function logMulticastEvent(log: PinoLogger, e: MulticastRouterEvent): void {
   }
 }
 
+/**
+ * The LAN: `ifname` when given (with its first IPv4 address inside `subnets`, else its first), else the
+ * interface holding an IPv4 address inside one of `subnets`.
+ */
+async function findLan(
+  netlink: NetlinkAdapter,
+  ifname: string | undefined,
+  subnets: readonly string[],
+): Promise<{ ifname: string; address: string } | undefined> {
+  const nets = subnets.flatMap((s) => {
+    const p = parsePrefix(s);
+    return p && p.family === 4 ? [p] : [];
+  });
+  const inside = (a: { address: string }): boolean => {
+    const p = parsePrefix(`${a.address}/32`);
+    return p !== undefined && nets.some((n) => overlaps(n, p));
+  };
+  const links = await netlink.listLinks();
+  const addresses = await netlink.listAddresses({ family: 'inet' });
+  if (ifname) {
+    const link = links.find((l) => l.name === ifname);
+    if (!link) return undefined;
+    const own = addresses.filter((a) => a.ifindex === link.index);
+    const hit = own.find(inside) ?? own[0];
+    return hit ? { ifname, address: hit.address } : undefined;
+  }
+  if (nets.length === 0) return undefined;
+  const hit = addresses.find(inside);
+  const name = hit ? links.find((l) => l.index === hit.ifindex)?.name : undefined;
+  return hit && name ? { ifname: name, address: hit.address } : undefined;
+}
+
 /** The interface holding an IPv4 address inside one of `subnets`. */
 async function lanInterface(
   netlink: NetlinkAdapter,
   subnets: readonly string[],
 ): Promise<string | undefined> {
-  const nets = subnets.flatMap((s) => {
-    const p = parsePrefix(s);
-    return p && p.family === 4 ? [p] : [];
-  });
-  if (nets.length === 0) return undefined;
-  const addresses = await netlink.listAddresses({ family: 'inet' });
-  const hit = addresses.find((a) => {
-    const p = parsePrefix(`${a.address}/32`);
-    return p !== undefined && nets.some((n) => overlaps(n, p));
-  });
-  if (!hit) return undefined;
-  return (await netlink.listLinks()).find((l) => l.index === hit.ifindex)?.name;
+  return (await findLan(netlink, undefined, subnets))?.ifname;
 }
 
 /** The appliance's smcrouted under `<data dir>/multicast`, behind the multicast driver. */
@@ -489,6 +531,7 @@ export async function cleanupOwnedState(): Promise<void> {
       cleanupCharonRouting(port.netlink),
       new LoopbackAddresses(port.netlink).removeLabelled(),
       nftPort(new NodeProcessRunner()).cleanup(),
+      new L2Service(new NodeProcessRunner()).cleanup(),
     ]);
     const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
     if (failures.length > 0) throw new AggregateError(failures, 'weft cleanup: some owned state remains');

@@ -39,17 +39,26 @@ for i in range(int(sys.argv[1])):
 const COUNTER_TABLE = `table ip mcount {
   chain pre { type filter hook prerouting priority 0; policy accept;
     ip daddr ${GROUP} udp dport 5000 counter comment "g1"
+    ip daddr 224.0.0.251 ip ttl 1 udp dport 5353 counter comment "mdns"
   }
 }
 `;
 
+/** Sends `count` mDNS-like datagrams (224.0.0.251:5353, TTL 1: never routed). */
+const SEND_LINK_LOCAL = `
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
+for i in range(int(sys.argv[1])): s.sendto(b'weft-l2', ('224.0.0.251', 5353))
+`;
+
 /** Datagrams to GROUP that reached the LAN host of `site`. */
-async function received(site: Site): Promise<number> {
+async function received(site: Site, comment = 'g1'): Promise<number> {
   const { stdout } = await site.lanExec(['nft', '-j', 'list', 'table', 'ip', 'mcount']);
   const parsed = JSON.parse(stdout) as {
     nftables: { rule?: { comment?: string; expr: { counter?: { packets: number } }[] } }[];
   };
-  const rule = parsed.nftables.find((i) => i.rule?.comment === 'g1')?.rule;
+  const rule = parsed.nftables.find((i) => i.rule?.comment === comment)?.rule;
   return rule?.expr.find((e) => e.counter)?.counter?.packets ?? 0;
 }
 
@@ -216,6 +225,63 @@ describe(
         { name: 'g1', group: GROUP, from: 'lan', to: ['to-b', 'to-c', 'to-d'], ttl_lift: 8 },
       ]);
       await sendAndExpect(4, [b, c, d], []);
+    });
+
+    it('L2 option: a TTL-1 link-local datagram (224.0.0.251) from LAN a reaches LANs b (WireGuard) and d (IPsec) in VXLAN, not c', async () => {
+      const l2 = async (site: Site, peers: Json[]): Promise<number> => {
+        const current = await site.api.get<Json>('/config');
+        const res = await site.api.put(
+          '/config',
+          { ...current.body, multicast: { ...(current.body.multicast as Json), l2: { vni: 4242, peers } } },
+          { headers: { 'if-match': String(current.headers.etag) } },
+        );
+        return res.status === 200
+          ? 200
+          : assert.fail(`site ${site.name}: ${res.status} ${JSON.stringify(res.body)}`);
+      };
+      const wrong = await a.api.get<Json>('/config');
+      const refused = await a.api.put(
+        '/config',
+        {
+          ...wrong.body,
+          multicast: {
+            ...(wrong.body.multicast as Json),
+            l2: { vni: 4242, peers: [{ link: 'to-b', address: d.lanGateway }] },
+          },
+        },
+        { headers: { 'if-match': String(wrong.headers.etag) } },
+      );
+      assert.equal(refused.status, 422, JSON.stringify(refused.body));
+      assert.deepEqual(
+        (refused.body as { errors: { pointer: string }[] }).errors.map((e) => e.pointer),
+        ['/multicast/l2/peers/0/address'],
+      );
+      await l2(a, [
+        { link: 'to-b', address: b.lanGateway },
+        { link: 'to-d', address: d.lanGateway },
+      ]);
+      await l2(b, [{ link: linkOn.b ?? '', address: a.lanGateway }]);
+      await l2(d, [{ link: linkOn.d ?? '', address: a.lanGateway }]);
+      const before = {
+        b: await received(b, 'mdns'),
+        c: await received(c, 'mdns'),
+        d: await received(d, 'mdns'),
+      };
+      await a.lanExec(['python3', '-c', SEND_LINK_LOCAL, '4']);
+      for (const [s, n] of [
+        [b, before.b],
+        [d, before.d],
+      ] as const) {
+        await waitFor(async () => (await received(s, 'mdns')) === n + 4, {
+          what: `LAN ${s.name} to receive the 4 link-local datagrams with TTL 1`,
+          timeoutMs: 10_000,
+        });
+      }
+      assert.equal(await received(c, 'mdns'), before.c, 'c is not in the segment');
+      const link = JSON.parse((await a.exec(['ip', '-j', 'link', 'show', 'weft-l2'])).stdout) as {
+        mtu: number;
+      }[];
+      assert.ok((link[0]?.mtu ?? 0) <= 1420 - 50, `weft-l2 MTU ${link[0]?.mtu}: the links' MTU minus 50`);
     });
 
     it('kill -9 of the appliance and a restart: one smcrouted, the same routes, delivery goes on', async () => {
