@@ -684,6 +684,17 @@ export interface components {
             /** @description Tunnel MTU. Derived from the underlay MTU minus the tunnel's overhead when unset. */
             mtu?: number;
             /**
+             * @description Metric of the routes into this link (its remote subnets, as the tunnel carries them). Two links
+             *     may carry the same prefixes when their metrics differ — a primary and a backup: the lower
+             *     metric wins while its tunnel device is there, the other takes over when the first link is
+             *     disabled or its device goes away, and with both gone the unreachable fallback answers
+             *     (fail-closed). They must use different devices (not one shared WireGuard interface, not two
+             *     IPsec links on kernel-libipsec's one ipsec0). Weft's routes are consulted before charon's own
+             *     table, so an IPsec SA never silently overrides this choice.
+             * @default 100
+             */
+            metric?: number;
+            /**
              * @description Prefix translation (NETMAP) for sites whose LANs overlap: the tunnel carries mapped prefixes
              *     of the same length, host part kept, and this appliance translates at its edge (source on the
              *     way out, destination on the way in). The tunnel's allowed-ips, traffic selectors and routes

@@ -61,6 +61,42 @@ describe('verify', () => {
     assert.match(problems[0]?.message ?? '', /overlaps 10\.2\.0\.0\/16 \(remote subnet of link "b"\)/);
   });
 
+  it('lets two links carry one prefix at different metrics (primary and backup), each on its own device', () => {
+    const ovpn = (name: string, metric?: number): Link =>
+      ({
+        name,
+        type: 'openvpn',
+        remote_subnets: ['10.2.0.0/24'],
+        openvpn: {},
+        ...(metric ? { metric } : {}),
+      }) as Link;
+    assert.deepEqual(verifyDocument(doc({ links: [wg('b', ['10.2.0.0/24']), ovpn('b2', 200)] })), []);
+    const same = verifyDocument(doc({ links: [wg('b', ['10.2.0.0/24']), ovpn('b2')] }));
+    assert.deepEqual(
+      same.map((p) => p.pointer),
+      ['/links/1/remote_subnets/0'],
+    );
+    assert.match(same[0]?.message ?? '', /at one metric.*give the backup link a higher metric/);
+    const shared = verifyDocument(
+      doc({
+        links: [
+          wg('b', ['10.2.0.0/24'], { wireguard: { peer_public_key: KEY, interface: 'wg-hub' } }),
+          {
+            ...wg('b2', ['10.2.0.0/24'], { wireguard: { peer_public_key: KEY, interface: 'wg-hub' } }),
+            metric: 200,
+          },
+        ],
+      }),
+    );
+    assert.match(shared[0]?.message ?? '', /share wireguard wg-hub: a backup link needs a device of its own/);
+    const narrower = verifyDocument(
+      doc({
+        links: [wg('b', ['10.2.0.0/16']), { ...ovpn('b2', 200), remote_subnets: ['10.2.5.0/24'] }],
+      }),
+    );
+    assert.equal(narrower.length, 1, 'only the same prefix may be a backup; a narrower one is an overlap');
+  });
+
   it('names host bits with the intended prefix', () => {
     const problems = verifyDocument(doc({ links: [wg('b', ['10.2.0.1/24'])] }));
     assert.equal(problems[0]?.pointer, '/links/0/remote_subnets/0');

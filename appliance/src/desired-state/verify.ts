@@ -466,11 +466,47 @@ export function verifyDocument(doc: NormalizedDocument): FieldProblem[] {
       }
     }
   });
-  checkOverlaps(
-    remote,
-    problems,
-    'two links cannot carry the same destinations: narrow one of them, or map one elsewhere with netmap.remote',
-  );
+  // The same prefix on two links at different metrics is a primary and a backup, as long as each
+  // link has a device of its own (a shared WireGuard interface holds a prefix for one peer only, and
+  // kernel-libipsec's one ipsec0 cannot tell two SAs to one destination apart).
+  const linkAt = (pointer: string): Link | undefined => doc.links[Number(pointer.split('/')[2])];
+  const deviceOf = (l: Link): string =>
+    l.type === 'wireguard'
+      ? `wireguard ${l.wireguard.interface ?? `wg-${l.name}`}`
+      : l.type === 'ipsec'
+        ? 'ipsec'
+        : l.openvpn?.topology === 'hub'
+          ? 'the OpenVPN hub'
+          : `link ${l.name}`;
+  for (let i = 0; i < remote.length; i++) {
+    for (let j = i + 1; j < remote.length; j++) {
+      const x = remote[i];
+      const y = remote[j];
+      if (!x || !y || !overlaps(x.prefix, y.prefix)) continue;
+      const lx = linkAt(x.pointer);
+      const ly = linkAt(y.pointer);
+      const backup =
+        lx !== undefined &&
+        ly !== undefined &&
+        lx !== ly &&
+        networkOf(x.prefix) === networkOf(y.prefix) &&
+        (lx.metric ?? 100) !== (ly.metric ?? 100);
+      if (backup && deviceOf(lx) === deviceOf(ly)) {
+        problems.push({
+          pointer: y.pointer,
+          related: x.pointer,
+          message: `links "${lx.name}" and "${ly.name}" carry ${y.prefix.text} at different metrics but ${lx.type === 'ipsec' ? 'both are IPsec (one ipsec0 here)' : `share ${deviceOf(lx)}`}: a backup link needs a device of its own; give one of them its own interface, or use another tunnel type for the backup`,
+        });
+        continue;
+      }
+      if (backup) continue;
+      problems.push({
+        pointer: y.pointer,
+        related: x.pointer,
+        message: `${y.prefix.text} (${y.owner}) overlaps ${x.prefix.text} (${x.owner}): two links cannot carry the same destinations at one metric: narrow one of them, map one elsewhere with netmap.remote, or give the backup link a higher metric`,
+      });
+    }
+  }
   for (const r of remote) {
     for (const l of local) {
       if (overlaps(r.prefix, l.prefix)) {

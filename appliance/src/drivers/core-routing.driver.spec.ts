@@ -69,6 +69,39 @@ const link: Link = {
 };
 
 describe('CoreRoutingDriver', () => {
+  it('a primary and a backup link to one prefix: both routes at their metrics over the fallback', async () => {
+    const routing = new FakeRouting();
+    routing.up = new Set(['wg-to-b', 'ovpn-to-b2']);
+    const driver = new CoreRoutingDriver(
+      routing,
+      (l) => (l.type === 'openvpn' ? `ovpn-${l.name}` : `wg-${l.name}`),
+      silentLogger(),
+    );
+    const backup = {
+      name: 'to-b2',
+      type: 'openvpn',
+      remote_subnets: ['10.2.0.0/24'],
+      metric: 200,
+      openvpn: {},
+    } as Link;
+    const doc = normalize({ appliance: { name: 'a' }, links: [link, backup] });
+    await driver.apply(await driver.plan(doc));
+    const shown = (): string[] =>
+      routing.routes.map((r) => `${r.destination} ${r.kind} ${r.dev ?? ''} ${r.metric}`).sort();
+    assert.deepEqual(shown(), [
+      '10.2.0.0/24 unicast ovpn-to-b2 200',
+      '10.2.0.0/24 unicast wg-to-b 100',
+      `10.2.0.0/24 unreachable  ${FALLBACK_METRIC}`,
+    ]);
+    // The primary disabled: its route leaves, the backup's carries the prefix.
+    const off = normalize({ appliance: { name: 'a' }, links: [{ ...link, enabled: false }, backup] });
+    await driver.apply(await driver.plan(off));
+    assert.deepEqual(shown(), [
+      '10.2.0.0/24 unicast ovpn-to-b2 200',
+      `10.2.0.0/24 unreachable  ${FALLBACK_METRIC}`,
+    ]);
+  });
+
   it('puts an unreachable fallback under every remote prefix while the link has no interface', async () => {
     const routing = new FakeRouting();
     const driver = new CoreRoutingDriver(routing, () => undefined, silentLogger());

@@ -96,7 +96,7 @@ export class CoreRoutingDriver implements ModuleDriver {
       // remote subnet, which overlaps this site's own LAN (the NAT core translates at the edge).
       for (const prefix of wireSubnets(doc, link).remote) {
         add({ destination: prefix, kind: 'unreachable', metric: FALLBACK_METRIC });
-        if (dev) add({ destination: prefix, kind: 'unicast', dev, metric: LINK_ROUTE_METRIC });
+        if (dev) add({ destination: prefix, kind: 'unicast', dev, metric: link.metric ?? LINK_ROUTE_METRIC });
       }
     }
     for (const route of doc.routes) {

@@ -305,6 +305,7 @@ export function ipsecBundle(doc: NormalizedDocument, link: IpsecLink, ownCaCerti
     remote_subnets: [...effectiveLocalSubnets(doc, link)],
     local_subnets: [...link.remote_subnets],
     ...(netmap ? { netmap } : {}),
+    ...(link.metric !== undefined ? { metric: link.metric } : {}),
     ipsec: settings,
   };
 }

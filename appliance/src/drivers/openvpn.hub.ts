@@ -302,6 +302,7 @@ export function hubBundle(
     remote_subnets: [...new Set([...effectiveLocalSubnets(doc, link), ...others])],
     local_subnets: [...link.remote_subnets],
     ...(netmap ? { netmap } : {}),
+    ...(link.metric !== undefined ? { metric: link.metric } : {}),
     ...(link.mtu !== undefined ? { mtu: link.mtu } : {}),
     openvpn: {
       topology: 'spoke',

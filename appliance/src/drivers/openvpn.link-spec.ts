@@ -402,6 +402,7 @@ export function openvpnBundle(
       description: `OpenVPN hub link for spoke ${doc.appliance.name} (exported from its link "${link.name}")`,
       remote_subnets: effectiveLocalSubnets(doc, link),
       ...(netmap ? { netmap } : {}),
+      ...(link.metric !== undefined ? { metric: link.metric } : {}),
       openvpn: {
         topology: 'hub',
         remote_ca: ownCaCertificate,
@@ -428,6 +429,7 @@ export function openvpnBundle(
     remote_subnets: effectiveLocalSubnets(doc, link),
     local_subnets: [...link.remote_subnets],
     ...(netmap ? { netmap } : {}),
+    ...(link.metric !== undefined ? { metric: link.metric } : {}),
     ...(link.mtu !== undefined ? { mtu: link.mtu } : {}),
     openvpn: settings,
   };

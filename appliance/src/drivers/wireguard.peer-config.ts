@@ -47,6 +47,7 @@ export function weftBundle(input: PeerConfigInput): Link {
     remote_subnets: effectiveLocalSubnets(doc, link),
     local_subnets: [...link.remote_subnets],
     ...(netmap ? { netmap } : {}),
+    ...(link.metric !== undefined ? { metric: link.metric } : {}),
     ...(link.mtu ? { mtu: link.mtu } : {}),
     wireguard: {
       peer_public_key: publicKey,
