@@ -112,7 +112,8 @@ export function assertValidMulticastDesired(desired: MulticastDesired): void {
 
 /** What identifies a route to smcrouted (its `remove` arguments). */
 export function routeKey(r: MulticastRoute): string {
-  return `${r.inbound} ${r.source ?? '*'} ${r.group}`;
+  // 239.1.1.1 and 239.1.1.1/32 are one group, as smcroutectl shows it without the /32.
+  return `${r.inbound} ${r.source ?? '*'} ${r.group.replace(/\/32$/, '')}`;
 }
 
 const byString = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
