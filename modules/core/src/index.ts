@@ -92,6 +92,19 @@ export {
   type MulticastWaiting,
 } from './multicast/multicast.router.js';
 export {
+  renderMulticastNft,
+  renderMulticastNftCleanup,
+  parseMulticastNft,
+  multicastRuleOrder,
+  multicastCounterId,
+  type MulticastNftObserved,
+} from './multicast/nft-dup.render.js';
+export {
+  NftMulticastForwarder,
+  MulticastNftError,
+  type NftMulticastForwarderOptions,
+} from './multicast/nft-dup.forwarder.js';
+export {
   L2Service,
   L2Error,
   renderL2Nft,

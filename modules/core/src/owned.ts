@@ -52,6 +52,13 @@ export const WEFT_LOOPBACK_LABEL = 'lo:weft';
 export const WEFT_NFT_TABLE = { family: 'inet', name: 'weft' } as const;
 
 /**
+ * The nftables table of the multicast forwarder used where the kernel has no multicast routing
+ * (CONFIG_IP_MROUTE): `table ip weft_mcast`, one prerouting rule per route that `dup`s the group to
+ * each outbound interface. Removed by `weft cleanup`.
+ */
+export const WEFT_MULTICAST_NFT_TABLE = { family: 'ip', name: 'weft_mcast' } as const;
+
+/**
  * Packet marks Weft sets with nftables and matches with rules. None are in use yet; new ones go here
  * with the mask they occupy so two features can never collide.
  */

@@ -1,0 +1,274 @@
+// NftMulticastForwarder against the real kernel and nft: a sender — router — two receivers, each in a
+// namespace of its own; every delivery is counted by an nftables counter in the receiver's namespace.
+// It runs on every kernel (it needs nft dup, not multicast routing).
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { NodeProcessRunner } from '../system/process.adapter.js';
+import { assertInsideThrowawayNetns } from '../testing/kernel-helpers.js';
+import { HeldNetns, linkNetns, waitUntil } from '../testing/netns-lab.js';
+import type { MulticastDesired } from './multicast.types.js';
+import { NftMulticastForwarder } from './nft-dup.forwarder.js';
+import { multicastCounterId } from './nft-dup.render.js';
+
+assertInsideThrowawayNetns();
+
+const processes = new NodeProcessRunner();
+const G1 = '239.1.1.1';
+const G2 = '239.2.2.2';
+
+/** Sends `count` UDP datagrams to `group` port 5000 with TTL `ttl`, `gapS` apart. */
+const SENDER = `
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, int(sys.argv[4]))
+for i in range(int(sys.argv[2])):
+    s.sendto(b'weft', (sys.argv[1], 5000))
+    time.sleep(float(sys.argv[3]))
+`;
+
+/** Counters in a receiver's namespace: datagrams to each group that arrived there, and at TTL 3. */
+async function countDeliveries(ns: HeldNetns): Promise<() => Promise<Record<string, number>>> {
+  const script = `table ip mctest {
+  chain pre { type filter hook prerouting priority 0; policy accept;
+    ip daddr ${G1} udp dport 5000 counter comment "g1"
+    ip daddr ${G2} udp dport 5000 counter comment "g2"
+    ip daddr ${G1} udp dport 5000 ip ttl 3 counter comment "g1ttl3"
+  }
+}
+`;
+  await processes.run('nsenter', [...ns.launcher.slice(1), 'nft', '-f', '-'], { input: script });
+  return async () => {
+    const out = await ns.run('nft', '-j', 'list', 'table', 'ip', 'mctest');
+    const parsed = JSON.parse(out) as {
+      nftables: { rule?: { comment?: string; expr: { counter?: { packets: number } }[] } }[];
+    };
+    const counts: Record<string, number> = {};
+    for (const item of parsed.nftables) {
+      const name = item.rule?.comment;
+      if (!name) continue;
+      counts[name === 'g1' ? G1 : name === 'g2' ? G2 : name] =
+        item.rule?.expr.find((e) => e.counter)?.counter?.packets ?? 0;
+    }
+    return counts;
+  };
+}
+
+void describe('NftMulticastForwarder (nft dup, kernel)', () => {
+  let sender: HeldNetns;
+  let router: HeldNetns;
+  let recvA: HeldNetns;
+  let recvB: HeldNetns;
+  let atA: () => Promise<Record<string, number>>;
+  let atB: () => Promise<Record<string, number>>;
+  let mc: NftMulticastForwarder;
+
+  const send = (group: string, count: number, gapS = 0.001, ttl = 4): Promise<string> =>
+    sender.run('python3', '-c', SENDER, group, String(count), String(gapS), String(ttl));
+  const make = (): NftMulticastForwarder =>
+    new NftMulticastForwarder({ processes, launcher: router.launcher });
+  const both = (group: string): MulticastDesired => ({
+    routes: [{ group, inbound: 'rs', outbound: ['r1', 'r2'] }],
+  });
+  const tables = async (): Promise<string> => router.run('nft', 'list', 'tables');
+
+  before(async () => {
+    [sender, router, recvA, recvB] = (await Promise.all(
+      ['mn-sender', 'mn-router', 'mn-a', 'mn-b'].map((n) => HeldNetns.create(n, processes)),
+    )) as [HeldNetns, HeldNetns, HeldNetns, HeldNetns];
+    await linkNetns(
+      { ns: router, name: 'rs', address: '10.0.0.1/24' },
+      { ns: sender, name: 'eth0', address: '10.0.0.2/24' },
+    );
+    await linkNetns(
+      { ns: router, name: 'r1', address: '10.0.1.1/24' },
+      { ns: recvA, name: 'eth0', address: '10.0.1.2/24' },
+    );
+    await linkNetns(
+      { ns: router, name: 'r2', address: '10.0.2.1/24' },
+      { ns: recvB, name: 'eth0', address: '10.0.2.2/24' },
+    );
+    await sender.run('ip', 'route', 'add', 'default', 'via', '10.0.0.1');
+    atA = await countDeliveries(recvA);
+    atB = await countDeliveries(recvB);
+  });
+
+  after(async () => {
+    await Promise.all([sender, router, recvA, recvB].map((n) => n?.destroy()));
+  });
+
+  beforeEach(() => {
+    mc = make();
+  });
+
+  afterEach(async () => {
+    await mc.cleanup();
+  });
+
+  void it('is available on this kernel', async () => {
+    assert.equal(await mc.unavailable(), undefined);
+  });
+
+  void it('forwards a group to both receivers with TTL-1, counts it per route and sender, and reports no drift', async () => {
+    const a0 = await atA();
+    const b0 = await atB();
+    const result = await mc.apply(both(G1));
+    assert.deepEqual(result.waiting, []);
+    await send(G1, 5);
+    await waitUntil(async () => (await atB())[G1] === (b0[G1] ?? 0) + 5, 'B to receive 5');
+    const a1 = await atA();
+    assert.equal(a1[G1], (a0[G1] ?? 0) + 5);
+    assert.equal(a1.g1ttl3, (a0.g1ttl3 ?? 0) + 5, 'sent with TTL 4, one hop: TTL 3');
+    const [counters] = await mc.counters(both(G1));
+    assert.equal(counters?.packets, 5);
+    assert.ok((counters?.bytes ?? 0) >= 5 * 32);
+    assert.equal(counters?.flows.length, 1);
+    assert.equal(counters?.flows[0]?.source, '10.0.0.2');
+    assert.equal(counters?.flows[0]?.packets, 5);
+    assert.deepEqual(await mc.drift(both(G1)), []);
+    assert.deepEqual(await mc.drift(both(G2)), [
+      'route needs: remove rs 239.1.1.1',
+      'route needs: add rs 239.2.2.2 r1 r2',
+      `counter f_${multicastCounterId({ group: G2, inbound: 'rs', outbound: [] })} missing`,
+    ]);
+  });
+
+  void it('does not forward TTL-1 datagrams (they may not leave the link they were sent on)', async () => {
+    await mc.apply(both(G1));
+    const a0 = await atA();
+    await send(G1, 3, 0.001, 1);
+    await send(G1, 1, 0.001, 4);
+    await waitUntil(async () => (await atA())[G1] === (a0[G1] ?? 0) + 1, 'A to receive the TTL-4 one');
+    const [counters] = await mc.counters(both(G1));
+    assert.equal(counters?.packets, 1);
+  });
+
+  void it('adds and removes groups and outbound interfaces at run time without losing a packet of another group; counters survive', async () => {
+    await mc.apply({ routes: [{ group: G2, inbound: 'rs', outbound: ['r1'] }] });
+    const a0 = await atA();
+    const b0 = await atB();
+    const stream = send(G2, 600, 0.003); // ≈ 2 s
+    for (const routes of [
+      [
+        { group: G2, inbound: 'rs', outbound: ['r1'] },
+        { group: G1, inbound: 'rs', outbound: ['r1', 'r2'] },
+      ],
+      [
+        { group: G2, inbound: 'rs', outbound: ['r1'] },
+        { group: G1, inbound: 'rs', outbound: ['r1'] },
+      ],
+      [{ group: G2, inbound: 'rs', outbound: ['r1'] }],
+    ]) {
+      await mc.apply({ routes });
+    }
+    await stream;
+    await waitUntil(async () => (await atA())[G2] === (a0[G2] ?? 0) + 600, 'A to receive all 600');
+    const [g2] = await mc.counters({ routes: [{ group: G2, inbound: 'rs', outbound: ['r1'] }] });
+    assert.equal(g2?.packets, 600, 'one counter across the four applies');
+    await mc.apply({
+      routes: [
+        { group: G2, inbound: 'rs', outbound: ['r1'] },
+        { group: G1, inbound: 'rs', outbound: ['r1'] },
+      ],
+    });
+    const a1 = await atA();
+    await send(G1, 4);
+    await waitUntil(async () => (await atA())[G1] === (a1[G1] ?? 0) + 4, 'A to receive G1');
+    const b1 = await atB();
+    assert.equal(b1[G1] ?? 0, b0[G1] ?? 0, 'B got none of G1');
+    assert.equal(b1[G2] ?? 0, b0[G2] ?? 0, 'B got none of G2');
+  });
+
+  void it('copies a packet once: an (S,G) route wins over a (*,G) range holding its group', async () => {
+    const desired: MulticastDesired = {
+      routes: [
+        { group: '239.0.0.0/8', inbound: 'rs', outbound: ['r1', 'r2'] },
+        { group: G1, source: '10.0.0.2', inbound: 'rs', outbound: ['r2'] },
+      ],
+    };
+    await mc.apply(desired);
+    const a0 = await atA();
+    const b0 = await atB();
+    await send(G1, 3);
+    await send(G2, 2);
+    await waitUntil(async () => (await atB())[G1] === (b0[G1] ?? 0) + 3, 'B to receive G1 from the (S,G)');
+    await waitUntil(async () => (await atA())[G2] === (a0[G2] ?? 0) + 2, 'A to receive G2 from the range');
+    assert.equal((await atA())[G1] ?? 0, a0[G1] ?? 0, 'A is not in the (S,G) route');
+    assert.equal((await atB())[G1], (b0[G1] ?? 0) + 3, 'B got each G1 datagram once');
+    const [range, sg] = await mc.counters(desired);
+    assert.equal(sg?.packets, 3);
+    assert.equal(range?.packets, 2);
+  });
+
+  void it('keeps forwarding to the interfaces present and installs a missing one when it appears', async () => {
+    const desired: MulticastDesired = { routes: [{ group: G1, inbound: 'rs', outbound: ['r1', 'r3'] }] };
+    const result = await mc.apply(desired);
+    assert.deepEqual(result.waiting, [{ route: desired.routes[0], missing: ['r3'] }]);
+    assert.deepEqual(result.installed, [{ group: G1, inbound: 'rs', outbound: ['r1'] }]);
+    const a0 = await atA();
+    await send(G1, 3);
+    await waitUntil(async () => (await atA())[G1] === (a0[G1] ?? 0) + 3, 'A to receive');
+    assert.deepEqual(await mc.drift(desired), []);
+    await router.run('ip', 'link', 'add', 'r3', 'type', 'veth', 'peer', 'name', 'r3p');
+    await router.run('ip', 'link', 'set', 'r3p', 'up');
+    await router.run('ip', 'link', 'set', 'r3', 'up');
+    try {
+      assert.deepEqual(await mc.drift(desired), [
+        'route needs: remove rs 239.1.1.1',
+        'route needs: add rs 239.1.1.1 r1 r3',
+      ]);
+      assert.deepEqual((await mc.apply(desired)).waiting, []);
+      assert.deepEqual(await mc.drift(desired), []);
+    } finally {
+      await router.run('ip', 'link', 'del', 'r3');
+    }
+  });
+
+  void it('re-resolves an interface deleted and created again (a restarted tunnel) on the next apply', async () => {
+    await mc.apply(both(G1));
+    await router.run('ip', 'link', 'del', 'r2');
+    await linkNetns(
+      { ns: router, name: 'r2', address: '10.0.2.1/24' },
+      { ns: recvB, name: 'eth1', address: '10.0.2.3/24' },
+    );
+    const drift = await mc.drift(both(G1));
+    assert.equal(drift.length, 2, drift.join('; '));
+    assert.match(drift[0] ?? '', /^route needs: remove rs 239\.1\.1\.1$/);
+    await mc.apply(both(G1));
+    assert.deepEqual(await mc.drift(both(G1)), []);
+    const b0 = await atB();
+    await send(G1, 3);
+    await waitUntil(async () => (await atB())[G1] === (b0[G1] ?? 0) + 3, 'B to receive on the new r2');
+  });
+
+  void it('forwarding goes on with no process of ours; a new forwarder (a restarted appliance) finds no drift and keeps the counters', async () => {
+    await mc.apply(both(G1));
+    await send(G1, 2);
+    const a0 = await atA();
+    const next = make(); // what a kill -9 and a restart leave: the table, and a forwarder that never applied
+    assert.deepEqual(await next.drift(both(G1)), []);
+    await next.apply(both(G1));
+    await send(G1, 3);
+    await waitUntil(async () => (await atA())[G1] === (a0[G1] ?? 0) + 3, 'A to receive after the restart');
+    const [c] = await next.counters(both(G1));
+    assert.equal(c?.packets, 5);
+    const listed = await router.run('nft', 'list', 'chain', 'ip', 'weft_mcast', 'prerouting');
+    assert.equal(listed.match(/comment "route /g)?.length, 1, 'one rule, no duplicate');
+  });
+
+  void it('deletes its table when no route is left, and cleanup leaves nothing; another table is untouched', async () => {
+    await router.run('nft', 'add', 'table', 'ip', 'someone_else');
+    try {
+      await mc.apply(both(G1));
+      assert.match(await tables(), /table ip weft_mcast/);
+      await mc.apply({ routes: [] });
+      assert.doesNotMatch(await tables(), /weft_mcast/);
+      assert.deepEqual(await mc.drift({ routes: [] }), []);
+      await mc.apply(both(G2));
+      await mc.cleanup();
+      assert.doesNotMatch(await tables(), /weft_mcast/);
+      assert.match(await tables(), /table ip someone_else/);
+    } finally {
+      await router.run('nft', 'delete', 'table', 'ip', 'someone_else');
+    }
+  });
+});
