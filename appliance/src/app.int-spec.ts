@@ -1,13 +1,17 @@
 // The whole appliance in-process against the real kernel (inside the namespace tools/test.mjs makes):
 // the event stream, the served spec and reference page, tokens, and per-resource commits.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { addVeth, assertInsideThrowawayNetns, ip, ipJson } from '@weft/core/testing';
 import { createApp } from './app.factory.js';
+
+/** Whether this kernel has multicast routing (else the appliance forwards multicast with nftables). */
+const hasMroute = existsSync('/proc/net/ip_mr_vif');
 
 assertInsideThrowawayNetns();
 
@@ -50,6 +54,7 @@ describe('appliance (in-process, real kernel)', () => {
       configFile: undefined,
       wireguardImplementation: 'auto',
       ipsecDataplane: 'auto',
+      multicastEngine: 'auto',
     });
     await app.listen(0, '127.0.0.1');
     base = `${await app.getUrl()}/api/v1`.replace('[::1]', '127.0.0.1');
@@ -168,7 +173,7 @@ describe('appliance (in-process, real kernel)', () => {
     assert.ok(!after.some((l) => l.ifname === 'wg-to-b'));
   });
 
-  it('routes a multicast group from the LAN into a link: smcrouted holds it, status and metrics show it', async () => {
+  it('routes a multicast group from the LAN into a link: the forwarder holds it, status and metrics show it', async () => {
     const current = await call('GET', '/config');
     const doc = current.body as Record<string, unknown> & { links?: unknown[] };
     const withGroup = {
@@ -198,13 +203,24 @@ describe('appliance (in-process, real kernel)', () => {
     assert.ok(put.status === 200 || put.status === 201, JSON.stringify(put.body));
     try {
       // lan0 holds 10.1.0.1/24, inside local_subnets: it is the LAN; wg-to-m is the link's device.
-      const pid = readFileSync(join(dataDir, 'multicast', 'smcroute.pid'), 'utf8').trim();
-      assert.match(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), /smcrouted/);
-      const conf = readFileSync(join(dataDir, 'multicast', 'smcroute.conf'), 'utf8');
-      assert.match(conf, /^mroute from lan0 group 239\.1\.1\.1 to wg-to-m$/m);
-      const vifs = readFileSync('/proc/net/ip_mr_vif', 'utf8');
-      assert.match(vifs, / lan0 /);
-      assert.match(vifs, / wg-to-m /);
+      if (hasMroute) {
+        const pid = readFileSync(join(dataDir, 'multicast', 'smcroute.pid'), 'utf8').trim();
+        assert.match(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), /smcrouted/);
+        const conf = readFileSync(join(dataDir, 'multicast', 'smcroute.conf'), 'utf8');
+        assert.match(conf, /^mroute from lan0 group 239\.1\.1\.1 to wg-to-m$/m);
+        const vifs = readFileSync('/proc/net/ip_mr_vif', 'utf8');
+        assert.match(vifs, / lan0 /);
+        assert.match(vifs, / wg-to-m /);
+      } else {
+        // No multicast routing in this kernel: the nftables forwarder holds the route.
+        const chain = execFileSync('nft', ['list', 'chain', 'ip', 'weft_mcast', 'prerouting'], {
+          encoding: 'utf8',
+        });
+        assert.match(
+          chain,
+          /iifname "lan0" ip daddr 239\.1\.1\.1 ip ttl > 1 .* dup to ip daddr device "wg-to-m" accept/,
+        );
+      }
       const status = await call('GET', '/status');
       const groups = status.body.multicast as { name: string; state: string }[];
       assert.deepEqual(
@@ -220,7 +236,8 @@ describe('appliance (in-process, real kernel)', () => {
       const back = await call('PUT', '/config', { ...doc, multicast: { groups: [] } });
       assert.ok(back.status === 200 || back.status === 201, JSON.stringify(back.body));
     }
-    assert.doesNotMatch(readFileSync('/proc/net/ip_mr_vif', 'utf8'), /lan0/);
+    if (hasMroute) assert.doesNotMatch(readFileSync('/proc/net/ip_mr_vif', 'utf8'), /lan0/);
+    else assert.doesNotMatch(execFileSync('nft', ['list', 'tables'], { encoding: 'utf8' }), /weft_mcast/);
   });
 
   it('keeps the last admin token', async () => {

@@ -23,7 +23,23 @@ describe('parseCommand', () => {
       configFile: undefined,
       wireguardImplementation: 'auto',
       ipsecDataplane: 'auto',
+      multicastEngine: 'auto',
     });
+  });
+
+  it('takes the multicast forwarder from the command line or the file', () => {
+    const cli = parseCommand(
+      ['serve', '--data-dir', '/d', '--listen', '1.2.3.4:80', '--multicast', 'nftables'],
+      noFile,
+    );
+    assert.ok(cli.name === 'serve');
+    assert.equal(cli.config.multicastEngine, 'nftables');
+    const file = parseCommand(
+      ['serve', '--config', 'w.yaml', '--data-dir', '/d'],
+      () => 'listen: 1.2.3.4:80\nmulticast: mroute\n',
+    );
+    assert.ok(file.name === 'serve');
+    assert.equal(file.config.multicastEngine, 'mroute');
   });
 
   it('takes IPv6 listen addresses in brackets', () => {
@@ -55,6 +71,10 @@ describe('parseCommand', () => {
         /log level "loud" is not one of/,
       ],
       [['serve', '--data-dir', '/d', '--listen', '1.2.3.4:80', '--bogus'], /Unknown option '--bogus'/],
+      [
+        ['serve', '--data-dir', '/d', '--listen', '1.2.3.4:80', '--multicast', 'pim'],
+        /multicast "pim" is not one of auto, mroute, nftables/,
+      ],
       [['serve', '--config', 'x', '--data-dir', '/d'], /unknown key "colour"/, 'colour: red\n'],
       [['launch'], /unknown command "launch"/],
     ];

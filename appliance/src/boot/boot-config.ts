@@ -18,6 +18,11 @@ export interface BootConfig {
   wireguardImplementation: 'auto' | 'kernel' | 'userspace';
   /** IPsec data plane: `auto` detects (kernel ESP if the kernel holds ESP states, else kernel-libipsec). */
   ipsecDataplane: 'auto' | 'kernel' | 'libipsec';
+  /**
+   * Multicast forwarder: `auto` detects (the kernel's multicast routing with smcrouted where the kernel
+   * has CONFIG_IP_MROUTE, else nftables dup rules).
+   */
+  multicastEngine: 'auto' | 'mroute' | 'nftables';
 }
 
 export type Command =
@@ -31,10 +36,12 @@ export class BootConfigError extends Error {}
 export const USAGE = `usage:
   weft serve   --data-dir DIR --listen ADDR:PORT [--config FILE] [--log-level LEVEL] [--drift-interval SECONDS]
                [--wireguard auto|kernel|userspace] [--ipsec auto|kernel|libipsec]
+               [--multicast auto|mroute|nftables]
   weft cleanup --data-dir DIR      remove every route, rule and object Weft owns from the kernel
   weft version | help
 
-The config file (YAML or JSON) may set: data_dir, listen, log_level, drift_interval, wireguard, ipsec.
+The config file (YAML or JSON) may set: data_dir, listen, log_level, drift_interval, wireguard, ipsec,
+multicast.
 The command line wins over the file.`;
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -70,6 +77,7 @@ export function parseCommand(
         'drift-interval': { type: 'string' },
         wireguard: { type: 'string' },
         ipsec: { type: 'string' },
+        multicast: { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -89,7 +97,7 @@ export function parseCommand(
         `config file ${values.config}: ${err instanceof Error ? err.message : String(err)}`,
       );
     }
-    const known = ['data_dir', 'listen', 'log_level', 'drift_interval', 'wireguard', 'ipsec'];
+    const known = ['data_dir', 'listen', 'log_level', 'drift_interval', 'wireguard', 'ipsec', 'multicast'];
     for (const key of Object.keys(file)) {
       if (!known.includes(key))
         throw new BootConfigError(
@@ -132,6 +140,10 @@ export function parseCommand(
   if (ipsec !== 'auto' && ipsec !== 'kernel' && ipsec !== 'libipsec') {
     throw new BootConfigError(`ipsec "${ipsec}" is not one of auto, kernel, libipsec`);
   }
+  const multicast = str(values.multicast, 'multicast') ?? process.env.WEFT_MULTICAST ?? 'auto';
+  if (multicast !== 'auto' && multicast !== 'mroute' && multicast !== 'nftables') {
+    throw new BootConfigError(`multicast "${multicast}" is not one of auto, mroute, nftables`);
+  }
   if (name === 'serve' && values.listen === undefined && file.listen === undefined) {
     throw new BootConfigError(`--listen ADDR:PORT is required\n${USAGE}`);
   }
@@ -144,6 +156,7 @@ export function parseCommand(
     configFile: values.config,
     wireguardImplementation: wireguard,
     ipsecDataplane: ipsec,
+    multicastEngine: multicast,
   };
   return { name, config };
 }

@@ -48,6 +48,9 @@ class FakeRouter implements MulticastPort {
   interfaces(): Promise<string[]> {
     return Promise.resolve(this.present);
   }
+  describe(): string {
+    return 'fake forwarder';
+  }
   stop(): Promise<void> {
     this.stopped++;
     return Promise.resolve();

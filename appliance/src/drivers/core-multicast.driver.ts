@@ -1,6 +1,7 @@
 // The core's multicast half as a reconciler driver: multicast.groups → static multicast routes
-// (inbound interface, group, outbound interfaces) → core's MulticastRouter (one smcrouted of the
-// appliance's own). `lan` is multicast.lan_interface, else the interface holding an address inside
+// (inbound interface, group, outbound interfaces) → the forwarder chosen at start-up (core's
+// MulticastRouter, one smcrouted of the appliance's own, or its NftMulticastForwarder where the kernel
+// has no multicast routing; see multicast-engine.ts). `lan` is multicast.lan_interface, else the interface holding an address inside
 // appliance.local_subnets; a link is its tunnel's interface. A route whose interfaces are not all there
 // yet (a tunnel coming up) forwards to those that are and waits for the rest: the link's device appearing
 // is a kernel change, the drift check finds the missing VIF and installs it.
@@ -34,6 +35,8 @@ export interface MulticastPort {
   counters(desired: MulticastDesired): Promise<MulticastRouteCounters[]>;
   /** The interfaces of this namespace. */
   interfaces(): Promise<string[]>;
+  /** Which forwarder runs, in words (after unavailable() has been asked). */
+  describe(): string;
   stop(): Promise<void>;
   cleanup(): Promise<void>;
 }
@@ -75,8 +78,8 @@ export class CoreMulticastDriver implements ModuleDriver {
 
   async start(): Promise<void> {
     this.reason = await this.router.unavailable();
-    if (this.reason) this.log.warn({ reason: this.reason }, 'multicast routing unavailable');
-    else this.log.info('multicast routing: smcrouted (static routes from multicast.groups)');
+    if (this.reason) this.log.warn({ reason: this.reason }, 'multicast forwarding unavailable');
+    else this.log.info(`multicast forwarding: ${this.router.describe()}`);
   }
 
   async stop(): Promise<void> {
@@ -85,9 +88,7 @@ export class CoreMulticastDriver implements ModuleDriver {
   }
 
   detail(): string {
-    return this.reason
-      ? `multicast routing unavailable: ${this.reason}`
-      : 'smcrouted, static multicast routes';
+    return this.reason ? `multicast forwarding unavailable: ${this.reason}` : this.router.describe();
   }
 
   /** A daemon restarted behind the document's back: the drift check puts its routes back. */
@@ -191,10 +192,10 @@ export class CoreMulticastDriver implements ModuleDriver {
         action: {
           module: this.name,
           op: desired.routes.length === 0 ? 'delete' : applied === undefined ? 'create' : 'update',
-          target: 'multicast routes (smcrouted)',
+          target: `multicast routes (${this.router.describe()})`,
           summary:
             desired.routes.length === 0
-              ? 'no multicast route left: stop smcrouted'
+              ? 'no multicast route left: remove the forwarding'
               : `${drift.length > 0 ? `put back (${drift.slice(0, 3).join('; ')}) ` : ''}${desired.routes
                   .map(
                     (r) =>

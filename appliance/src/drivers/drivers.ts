@@ -6,6 +6,7 @@ import {
   L2Service,
   MulticastRouter,
   type MulticastRouterEvent,
+  NftMulticastForwarder,
   NftService,
   ProcSysctl,
   NodeFileAdapter,
@@ -46,6 +47,7 @@ import type { ModuleDriver } from '../reconciler/module-driver.js';
 import { overlaps, parsePrefix } from '../common/cidr.js';
 import { CoreMulticastL2Driver } from './core-multicast-l2.driver.js';
 import { CoreMulticastDriver } from './core-multicast.driver.js';
+import { MULTICAST_ENGINE_TEXT, MulticastEngineSelector } from './multicast-engine.js';
 import { CoreNatDriver, type NftPort } from './core-nat.driver.js';
 import { CoreRoutingDriver, type RoutingPort } from './core-routing.driver.js';
 import { IpsecCredentials } from './ipsec.credentials.js';
@@ -472,7 +474,10 @@ async function lanInterface(
   return (await findLan(netlink, undefined, subnets))?.ifname;
 }
 
-/** The appliance's smcrouted under `<data dir>/multicast`, behind the multicast driver. */
+/**
+ * The multicast forwarder behind the multicast driver: smcrouted under `<data dir>/multicast` where the
+ * kernel has multicast routing, nftables dup rules where it has not (boot config `multicast`).
+ */
 function createMulticastDriver(
   boot: BootConfig,
   store: DesiredStateStore,
@@ -489,15 +494,25 @@ function createMulticastDriver(
       if (e.type === 'restarted') made.driver?.notifyChange('smcrouted restarted');
     },
   });
+  const engines = new MulticastEngineSelector(boot.multicastEngine, {
+    mroute: router,
+    nftables: new NftMulticastForwarder({ processes: new NodeProcessRunner() }),
+  });
   made.driver = new CoreMulticastDriver(
     {
-      unavailable: () => router.unavailable(),
-      apply: (desired) => router.apply(desired),
-      drift: (desired) => router.drift(desired),
-      counters: (desired) => router.counters(desired),
+      unavailable: async () => {
+        const s = await engines.select();
+        if (s.engine)
+          log.info({ engine: s.engine, why: s.why }, `multicast forwarder: ${s.engine} (${s.why})`);
+        return s.engine ? undefined : s.why;
+      },
+      apply: (desired) => engines.apply(desired),
+      drift: (desired) => engines.drift(desired),
+      counters: (desired) => engines.counters(desired),
       interfaces: async () => (await routing.netlink.listLinks()).map((l) => l.name),
-      stop: () => router.stop(),
-      cleanup: () => router.cleanup(),
+      describe: () => (engines.engine ? MULTICAST_ENGINE_TEXT[engines.engine] : 'no multicast forwarder'),
+      stop: () => engines.stop(),
+      cleanup: () => engines.cleanup(),
     },
     linkInterface,
     { lanInterface: (subnets) => lanInterface(routing.netlink, subnets) },
@@ -532,6 +547,7 @@ export async function cleanupOwnedState(): Promise<void> {
       new LoopbackAddresses(port.netlink).removeLabelled(),
       nftPort(new NodeProcessRunner()).cleanup(),
       new L2Service(new NodeProcessRunner()).cleanup(),
+      new NftMulticastForwarder({ processes: new NodeProcessRunner() }).cleanup(),
     ]);
     const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
     if (failures.length > 0) throw new AggregateError(failures, 'weft cleanup: some owned state remains');

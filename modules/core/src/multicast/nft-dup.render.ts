@@ -4,7 +4,8 @@
 // outbound interface with `dup to ip daddr device …` (the copy leaves with TTL-1, as a forwarded
 // packet would), so no multicast routing daemon and no VIF is needed.
 //
-// Per route: a named counter `f_<id>` (the packets it forwarded) and `w_<id>` (packets of its group
+// Per route: a named counter `f_<id>` (the packets of the route that arrived on its inbound interface,
+// forwarded or, with TTL 1, not: what the kernel's multicast cache counts), and `w_<id>` (packets of its group
 // that arrived on another interface and no route took: the kernel's "wrong interface"); per sender, an
 // element of the dynamic set `flows` (source . group . inbound) with its own counter. Rules are ordered
 // most specific first ((S,G) before (*,G), longer group prefix first) and end with `accept`, so a packet
@@ -60,6 +61,14 @@ export function forwardRule(r: MulticastRoute): string {
   );
 }
 
+/** The rule before `r`'s forward rule: counts a TTL-1 packet of `r` and lets it go no further. */
+export function ttlExpiredRule(r: MulticastRoute): string {
+  return (
+    `iifname ${quote(r.inbound)} ${match(r)} ip ttl <= 1 counter name "f_${multicastCounterId(r)}" ` +
+    `update @${MULTICAST_NFT_FLOWS} { ip saddr . ip daddr . iifname } accept comment "ttl ${routeKey(r)}"`
+  );
+}
+
 /** The rule that counts `r`'s group arriving elsewhere (tried after every forward rule). */
 export function wrongInterfaceRule(r: MulticastRoute): string {
   return `iifname != ${quote(r.inbound)} ${match(r)} counter name "w_${multicastCounterId(r)}" accept comment "wrong ${routeKey(r)}"`;
@@ -99,7 +108,10 @@ export function renderMulticastNft(
       .filter((c) => !wanted.includes(c))
       .sort(byString)
       .map((c) => `delete counter ${id} ${c}`),
-    ...ordered.map((r) => `add rule ${id} ${MULTICAST_NFT_CHAIN} ${forwardRule(r)}`),
+    ...ordered.flatMap((r) => [
+      `add rule ${id} ${MULTICAST_NFT_CHAIN} ${ttlExpiredRule(r)}`,
+      `add rule ${id} ${MULTICAST_NFT_CHAIN} ${forwardRule(r)}`,
+    ]),
     ...ordered.map((r) => `add rule ${id} ${MULTICAST_NFT_CHAIN} ${wrongInterfaceRule(r)}`),
   ];
   return `${lines.join('\n')}\n`;
@@ -227,7 +239,7 @@ export function parseMulticastNft(
     } else if (isObject(item.rule) && ours(item.rule) && item.rule.chain === MULTICAST_NFT_CHAIN) {
       const comment = typeof item.rule.comment === 'string' ? item.rule.comment : '';
       const expr = Array.isArray(item.rule.expr) ? item.rule.expr : [];
-      if (comment.startsWith('wrong ')) continue;
+      if (comment.startsWith('wrong ') || comment.startsWith('ttl ')) continue;
       const route = comment.startsWith('route ') ? ruleRoute(expr) : undefined;
       if (route) out.routes.push(route);
       else out.foreign.push(comment !== '' ? `rule "${comment}"` : `rule handle ${String(item.rule.handle)}`);
