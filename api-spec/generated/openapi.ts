@@ -473,8 +473,9 @@ export interface components {
         };
         /**
          * @description IPv4 multicast routing across the overlay: static multicast routes computed from where each
-         *     group's senders and receivers are, forwarded by the kernel (smcrouted programs its multicast
-         *     routing table). No PIM between sites: each end of a link names the group, the sending end with
+         *     group's senders and receivers are, forwarded by the kernel: its multicast routing table
+         *     programmed by smcrouted where the kernel has multicast routing, else nftables rules that copy
+         *     each group to its outbound links (the appliance's `multicast` start-up setting). No PIM between sites: each end of a link names the group, the sending end with
          *     the link in `to`, the receiving end with the link as `from`. Groups and links are added and
          *     removed at run time without disturbing other groups. Left out, no multicast routing.
          */

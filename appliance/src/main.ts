@@ -23,7 +23,7 @@ async function main(): Promise<void> {
       process.stdout.write(`weft ${WEFT_VERSION}\n`);
       return;
     case 'cleanup':
-      await cleanupOwnedState();
+      await cleanupOwnedState(cmd.config.dataDir);
       process.stdout.write('weft: removed the routes and rules Weft owns\n');
       return;
     case 'serve': {
