@@ -5,7 +5,7 @@ APT_PACKAGES := iproute2 iputils-ping nftables tcpdump procps util-linux kmod wi
 STAMP := .tmp/stamps
 
 help:
-	@echo "make demo   install what is missing, build, start a three-site lab (Ctrl-C ends it)"
+	@echo "make demo   install what is missing, build, start a three-site lab linked by WireGuard, IPsec and OpenVPN (Ctrl-C ends it)"
 	@echo "make test   install what is missing, then lint, type check, spec drift, unit, integration, e2e"
 	@echo "make bench  benchmarks (routes, wireguard, ipsec, openvpn): each prints its baseline from the same run and the ratio"
 

@@ -1,7 +1,10 @@
 // `make demo`: a three-site lab (a, b, c) on the management net 198.18.0.0/24, one appliance per
-// gateway with a starter config, a table of how to reach everything, then it runs until Ctrl-C.
+// gateway with a starter config, the sites linked through their APIs (a–b WireGuard, a–c IPsec, b–c
+// OpenVPN; demo-setup.ts) with one multicast group from LAN a to LANs b and c, a table of how to reach
+// everything, then it runs until Ctrl-C.
 import type { components } from '@weft/api-spec';
 import { describeAppliance, defaultAppliance } from './appliance-command.js';
+import { DEMO_GROUP, demoMulticast, linkDemoSites, type DemoLink } from './demo-setup.js';
 import { Lab } from './lab.js';
 import { describeExit, type Site } from './site.js';
 
@@ -77,6 +80,17 @@ async function main(): Promise<number> {
         );
       }
     }
+    let links: DemoLink[] = [];
+    const [sa, sb, sc] = lab.sites;
+    if (sa && sb && sc) {
+      console.log('Linking the sites through their APIs: a–b WireGuard, a–c IPsec, b–c OpenVPN…');
+      try {
+        links = await linkDemoSites(sa, sb, sc);
+        await demoMulticast(links);
+      } catch (err) {
+        console.warn(`warning: linking the demo sites failed: ${(err as Error).message}`);
+      }
+    }
     const rows = [['SITE', 'API', 'ADMIN TOKEN', 'LAN', 'WAN', 'SHELL (gateway)', 'SHELL (LAN host)']];
     for (const site of lab.sites) {
       rows.push([
@@ -102,6 +116,34 @@ async function main(): Promise<number> {
       console.log(
         `     nsenter -t ${first.pid} -m -n bash   (site ${first.name}'s appliance view: private /run)`,
       );
+    }
+    if (links.length > 0) {
+      console.log('\nLinks (GET /links/{name}/status on either end):');
+      console.log(
+        table([
+          ['FROM', 'TO', 'TYPE', 'LINK ON FROM', 'LINK ON TO'],
+          ...links.map((l) => [l.from.name, l.to.name, l.type, l.onFrom, l.onTo]),
+        ]),
+      );
+      console.log('\nTry, once the links are up (a few seconds):');
+      for (const l of links) {
+        console.log(
+          `  ip netns exec ${l.from.lanNetns} ping -c 3 ${l.to.lanHost}   # LAN ${l.from.name} → LAN ${l.to.name} over ${l.type}`,
+        );
+      }
+      const [a, ...receivers] = [sa, ...links.filter((l) => l.from === sa).map((l) => l.to)];
+      if (a) {
+        console.log(
+          `  multicast ${DEMO_GROUP} (TTL 1) from LAN ${a.name} to LANs ${receivers.map((r) => r.name).join(' and ')}: listen on each with`,
+        );
+        for (const r of receivers) {
+          console.log(`    ip netns exec ${r.lanNetns} tcpdump -ni any udp port 5000`);
+        }
+        console.log(
+          `    and send: ip netns exec ${a.lanNetns} python3 -c "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1); s.sendto(b'hello', ('${DEMO_GROUP}', 5000))"`,
+        );
+        console.log(`    counters: GET /status (multicast) or GET /metrics on any site`);
+      }
     }
     console.log('\nCtrl-C stops the appliances and removes the lab.');
 

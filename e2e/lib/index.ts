@@ -9,6 +9,7 @@ export {
   type ApplianceLaunch,
 } from './appliance-command.js';
 export { captureIn, captureUnderlay } from './capture.js';
+export { DEMO_GROUP, demoMulticast, linkDemoSites, type DemoLink } from './demo-setup.js';
 export { ExecError, formatArgv, inNetns, run, type ExecOptions, type ExecResult } from './exec.js';
 export { listNetns, listRootLinks, mgmtNetsInUse } from './host.js';
 export { Lab, sweepStale, type LabOptions, type SweepOptions, type SweepReport } from './lab.js';
