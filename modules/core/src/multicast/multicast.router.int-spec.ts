@@ -1,77 +1,44 @@
 // MulticastRouter against the real smcrouted and kernel: a sender — router — two receivers, each in a
 // namespace of its own; every delivery is counted by an nftables counter in the receiver's namespace.
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { after, afterEach, before, beforeEach, describe, it as nodeIt } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NodeProcessRunner, type ProcessHandle } from '../system/process.adapter.js';
 import { assertInsideThrowawayNetns } from '../testing/kernel-helpers.js';
-import { HeldNetns, linkNetns, waitUntil } from '../testing/netns-lab.js';
+import type { HeldNetns } from '../testing/netns-lab.js';
+import { linkNetns, waitUntil } from '../testing/netns-lab.js';
+import { createMulticastLab, G1, G2, type Deliveries, type MulticastLab } from './multicast.lab.js';
 import { MulticastRouter, type MulticastRouterEvent } from './multicast.router.js';
 import type { MulticastDesired } from './multicast.types.js';
 
 assertInsideThrowawayNetns();
 
 const processes = new NodeProcessRunner();
-const G1 = '239.1.1.1';
-const G2 = '239.2.2.2';
-
-/** Sends `count` UDP datagrams to `group` port 5000 with TTL 4, `gapMs` apart. */
-const SENDER = `
-import socket, sys, time
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 4)
-for i in range(int(sys.argv[2])):
-    s.sendto(b'weft', (sys.argv[1], 5000))
-    time.sleep(float(sys.argv[3]))
-`;
-
-/** Counters in a receiver's namespace: datagrams to each group that arrived there. */
-async function countDeliveries(ns: HeldNetns): Promise<() => Promise<Record<string, number>>> {
-  const script = `table ip mctest {
-  chain pre { type filter hook prerouting priority 0; policy accept;
-    ip daddr ${G1} udp dport 5000 counter comment "g1"
-    ip daddr ${G2} udp dport 5000 counter comment "g2"
-  }
-}
-`;
-  await processes.run('nsenter', [...ns.launcher.slice(1), 'nft', '-f', '-'], { input: script });
-  return async () => {
-    const out = await ns.run('nft', '-j', 'list', 'table', 'ip', 'mctest');
-    const parsed = JSON.parse(out) as {
-      nftables: { rule?: { comment?: string; expr: { counter?: { packets: number } }[] } }[];
-    };
-    const counts: Record<string, number> = {};
-    for (const item of parsed.nftables) {
-      if (!item.rule?.comment) continue;
-      const c = item.rule.expr.find((e) => e.counter)?.counter?.packets ?? 0;
-      counts[item.rule.comment === 'g1' ? G1 : G2] = c;
-    }
-    return counts;
-  };
-}
-
 // smcrouted needs the kernel's multicast routing; without it (no CONFIG_IP_MROUTE, /proc/net/ip_mr_vif
 // missing) Weft forwards with nftables instead, which nft-dup.forwarder.int-spec.ts drives here.
 const noMroute = existsSync('/proc/net/ip_mr_vif')
   ? false
   : 'this kernel has no multicast routing (CONFIG_IP_MROUTE): smcrouted cannot run; the nftables forwarder is tested instead';
 
-void describe('MulticastRouter (smcrouted, kernel)', { skip: noMroute }, () => {
-  let sender: HeldNetns;
+/** Each test, skipped with the reason where smcrouted cannot run (so the summary counts them as skipped). */
+const it = (name: string, fn: () => Promise<void>): void => {
+  void nodeIt(name, { skip: noMroute }, fn);
+};
+
+void describe('MulticastRouter (smcrouted, kernel)', () => {
+  let lab: MulticastLab;
   let router: HeldNetns;
-  let recvA: HeldNetns;
   let recvB: HeldNetns;
-  let atA: () => Promise<Record<string, number>>;
-  let atB: () => Promise<Record<string, number>>;
+  let atA: () => Promise<Deliveries>;
+  let atB: () => Promise<Deliveries>;
   let dir: string;
   let mc: MulticastRouter;
   let events: MulticastRouterEvent[];
   const extra: ProcessHandle[] = [];
 
-  const send = (group: string, count: number, gapS = 0.001): Promise<string> =>
-    sender.run('python3', '-c', SENDER, group, String(count), String(gapS));
+  const send: MulticastLab['send'] = (...args) => lab.send(...args);
   const make = (): MulticastRouter =>
     new MulticastRouter({
       processes,
@@ -86,44 +53,30 @@ void describe('MulticastRouter (smcrouted, kernel)', { skip: noMroute }, () => {
   });
 
   before(async () => {
-    [sender, router, recvA, recvB] = (await Promise.all(
-      ['mc-sender', 'mc-router', 'mc-a', 'mc-b'].map((n) => HeldNetns.create(n, processes)),
-    )) as [HeldNetns, HeldNetns, HeldNetns, HeldNetns];
-    await linkNetns(
-      { ns: router, name: 'rs', address: '10.0.0.1/24' },
-      { ns: sender, name: 'eth0', address: '10.0.0.2/24' },
-    );
-    await linkNetns(
-      { ns: router, name: 'r1', address: '10.0.1.1/24' },
-      { ns: recvA, name: 'eth0', address: '10.0.1.2/24' },
-    );
-    await linkNetns(
-      { ns: router, name: 'r2', address: '10.0.2.1/24' },
-      { ns: recvB, name: 'eth0', address: '10.0.2.2/24' },
-    );
-    await sender.run('ip', 'route', 'add', 'default', 'via', '10.0.0.1');
-    await router.run('sysctl', '-qw', 'net.ipv4.ip_forward=1');
-    atA = await countDeliveries(recvA);
-    atB = await countDeliveries(recvB);
+    if (noMroute) return;
+    lab = await createMulticastLab('mc', processes);
+    ({ router, recvB, atA, atB } = lab);
   });
 
   after(async () => {
     for (const h of extra) h.kill('SIGKILL');
-    await Promise.all([sender, router, recvA, recvB].map((n) => n?.destroy()));
+    await lab?.destroy();
   });
 
   beforeEach(() => {
+    if (noMroute) return;
     dir = mkdtempSync(join(tmpdir(), 'weft-mc-'));
     events = [];
     mc = make();
   });
 
   afterEach(async () => {
+    if (noMroute) return;
     await mc.cleanup();
     rmSync(dir, { recursive: true, force: true });
   });
 
-  void it('forwards a group to both receivers, counts it, and reports no drift', async () => {
+  it('forwards a group to both receivers, counts it, and reports no drift', async () => {
     const a0 = await atA();
     const b0 = await atB();
     const result = await mc.apply(both(G1));
@@ -143,7 +96,7 @@ void describe('MulticastRouter (smcrouted, kernel)', { skip: noMroute }, () => {
     ]);
   });
 
-  void it('adds and removes groups and outbound interfaces at run time without losing a packet of another group', async () => {
+  it('adds and removes groups and outbound interfaces at run time without losing a packet of another group', async () => {
     await mc.apply({ routes: [{ group: G2, inbound: 'rs', outbound: ['r1'] }] });
     const a0 = await atA();
     const b0 = await atB();
@@ -180,7 +133,7 @@ void describe('MulticastRouter (smcrouted, kernel)', { skip: noMroute }, () => {
     assert.equal(b1[G2] ?? 0, b0[G2] ?? 0, 'B got none of G2');
   });
 
-  void it('keeps forwarding to the interfaces present and installs a missing one when it appears', async () => {
+  it('keeps forwarding to the interfaces present and installs a missing one when it appears', async () => {
     const desired: MulticastDesired = {
       routes: [{ group: G1, inbound: 'rs', outbound: ['r1', 'r3'] }],
     };
@@ -208,7 +161,7 @@ void describe('MulticastRouter (smcrouted, kernel)', { skip: noMroute }, () => {
     }
   });
 
-  void it('re-resolves an interface deleted and created again (a restarted tunnel) on the next apply', async () => {
+  it('re-resolves an interface deleted and created again (a restarted tunnel) on the next apply', async () => {
     await mc.apply(both(G1));
     await router.run('ip', 'link', 'del', 'r2');
     await linkNetns(
@@ -223,7 +176,7 @@ void describe('MulticastRouter (smcrouted, kernel)', { skip: noMroute }, () => {
     await waitUntil(async () => (await atB())[G1] === (b0[G1] ?? 0) + 3, 'B to receive on the new r2');
   });
 
-  void it('restarts a killed smcrouted with its routes', async () => {
+  it('restarts a killed smcrouted with its routes', async () => {
     await mc.apply(both(G1));
     const pid = mc.pid;
     assert.ok(pid);
@@ -237,7 +190,7 @@ void describe('MulticastRouter (smcrouted, kernel)', { skip: noMroute }, () => {
     await waitUntil(async () => (await atA())[G1] === (a0[G1] ?? 0) + 3, 'A to receive after the restart');
   });
 
-  void it('adopts an smcrouted of ours left by an earlier run, and ends one that no longer answers', async () => {
+  it('adopts an smcrouted of ours left by an earlier run, and ends one that no longer answers', async () => {
     // What a kill -9 of the appliance leaves: smcrouted running with the earlier run's conf.
     await mc.apply(both(G1));
     const conf = mc.confPath;
@@ -300,7 +253,7 @@ void describe('MulticastRouter (smcrouted, kernel)', { skip: noMroute }, () => {
     await third.stop();
   });
 
-  void it('stops smcrouted when no route is left, and cleanup leaves no VIF', async () => {
+  it('stops smcrouted when no route is left, and cleanup leaves no VIF', async () => {
     await mc.apply(both(G1));
     const pid = mc.pid;
     await mc.apply({ routes: [] });

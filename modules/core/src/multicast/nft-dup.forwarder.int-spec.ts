@@ -5,7 +5,9 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { NodeProcessRunner } from '../system/process.adapter.js';
 import { assertInsideThrowawayNetns } from '../testing/kernel-helpers.js';
-import { HeldNetns, linkNetns, waitUntil } from '../testing/netns-lab.js';
+import type { HeldNetns } from '../testing/netns-lab.js';
+import { linkNetns, waitUntil } from '../testing/netns-lab.js';
+import { createMulticastLab, G1, G2, type Deliveries, type MulticastLab } from './multicast.lab.js';
 import type { MulticastDesired } from './multicast.types.js';
 import { NftMulticastForwarder } from './nft-dup.forwarder.js';
 import { multicastCounterId } from './nft-dup.render.js';
@@ -13,57 +15,15 @@ import { multicastCounterId } from './nft-dup.render.js';
 assertInsideThrowawayNetns();
 
 const processes = new NodeProcessRunner();
-const G1 = '239.1.1.1';
-const G2 = '239.2.2.2';
-
-/** Sends `count` UDP datagrams to `group` port 5000 with TTL `ttl`, `gapS` apart. */
-const SENDER = `
-import socket, sys, time
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, int(sys.argv[4]))
-for i in range(int(sys.argv[2])):
-    s.sendto(b'weft', (sys.argv[1], 5000))
-    time.sleep(float(sys.argv[3]))
-`;
-
-/** Counters in a receiver's namespace: datagrams to each group that arrived there, and at TTL 3. */
-async function countDeliveries(ns: HeldNetns): Promise<() => Promise<Record<string, number>>> {
-  const script = `table ip mctest {
-  chain pre { type filter hook prerouting priority 0; policy accept;
-    ip daddr ${G1} udp dport 5000 counter comment "g1"
-    ip daddr ${G2} udp dport 5000 counter comment "g2"
-    ip daddr ${G1} udp dport 5000 ip ttl 3 counter comment "g1ttl3"
-  }
-}
-`;
-  await processes.run('nsenter', [...ns.launcher.slice(1), 'nft', '-f', '-'], { input: script });
-  return async () => {
-    const out = await ns.run('nft', '-j', 'list', 'table', 'ip', 'mctest');
-    const parsed = JSON.parse(out) as {
-      nftables: { rule?: { comment?: string; expr: { counter?: { packets: number } }[] } }[];
-    };
-    const counts: Record<string, number> = {};
-    for (const item of parsed.nftables) {
-      const name = item.rule?.comment;
-      if (!name) continue;
-      counts[name === 'g1' ? G1 : name === 'g2' ? G2 : name] =
-        item.rule?.expr.find((e) => e.counter)?.counter?.packets ?? 0;
-    }
-    return counts;
-  };
-}
-
 void describe('NftMulticastForwarder (nft dup, kernel)', () => {
-  let sender: HeldNetns;
+  let lab: MulticastLab;
   let router: HeldNetns;
-  let recvA: HeldNetns;
   let recvB: HeldNetns;
-  let atA: () => Promise<Record<string, number>>;
-  let atB: () => Promise<Record<string, number>>;
+  let atA: () => Promise<Deliveries>;
+  let atB: () => Promise<Deliveries>;
   let mc: NftMulticastForwarder;
 
-  const send = (group: string, count: number, gapS = 0.001, ttl = 4): Promise<string> =>
-    sender.run('python3', '-c', SENDER, group, String(count), String(gapS), String(ttl));
+  const send: MulticastLab['send'] = (...args) => lab.send(...args);
   const make = (): NftMulticastForwarder =>
     new NftMulticastForwarder({ processes, launcher: router.launcher });
   const both = (group: string): MulticastDesired => ({
@@ -72,28 +32,12 @@ void describe('NftMulticastForwarder (nft dup, kernel)', () => {
   const tables = async (): Promise<string> => router.run('nft', 'list', 'tables');
 
   before(async () => {
-    [sender, router, recvA, recvB] = (await Promise.all(
-      ['mn-sender', 'mn-router', 'mn-a', 'mn-b'].map((n) => HeldNetns.create(n, processes)),
-    )) as [HeldNetns, HeldNetns, HeldNetns, HeldNetns];
-    await linkNetns(
-      { ns: router, name: 'rs', address: '10.0.0.1/24' },
-      { ns: sender, name: 'eth0', address: '10.0.0.2/24' },
-    );
-    await linkNetns(
-      { ns: router, name: 'r1', address: '10.0.1.1/24' },
-      { ns: recvA, name: 'eth0', address: '10.0.1.2/24' },
-    );
-    await linkNetns(
-      { ns: router, name: 'r2', address: '10.0.2.1/24' },
-      { ns: recvB, name: 'eth0', address: '10.0.2.2/24' },
-    );
-    await sender.run('ip', 'route', 'add', 'default', 'via', '10.0.0.1');
-    atA = await countDeliveries(recvA);
-    atB = await countDeliveries(recvB);
+    lab = await createMulticastLab('mn', processes);
+    ({ router, recvB, atA, atB } = lab);
   });
 
   after(async () => {
-    await Promise.all([sender, router, recvA, recvB].map((n) => n?.destroy()));
+    await lab?.destroy();
   });
 
   beforeEach(() => {
