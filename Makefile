@@ -7,7 +7,7 @@ STAMP := .tmp/stamps
 help:
 	@echo "make demo   install what is missing, build, start a three-site lab linked by WireGuard, IPsec and OpenVPN (Ctrl-C ends it)"
 	@echo "make test   install what is missing, then lint, type check, spec drift, unit, integration, e2e"
-	@echo "make bench  benchmarks (routes, wireguard, ipsec, openvpn): each prints its baseline from the same run and the ratio"
+	@echo "make bench  benchmarks (routes, wireguard, ipsec, openvpn, multicast): each prints its baseline from the same run and the ratio"
 
 $(STAMP):
 	@mkdir -p $(STAMP)
@@ -56,6 +56,7 @@ bench: build
 	npm run -s -w @weft/bench wireguard
 	npm run -s -w @weft/bench ipsec
 	npm run -s -w @weft/bench openvpn
+	npm run -s -w @weft/bench multicast
 
 demo: build
 	node e2e/dist/lib/demo.js

@@ -73,6 +73,7 @@ void describe('NftMulticastForwarder (nft dup, kernel)', () => {
       'route needs: remove rs 239.1.1.1',
       'route needs: add rs 239.2.2.2 r1 r2',
       `counter f_${multicastCounterId({ group: G2, inbound: 'rs', outbound: [] })} missing`,
+      `counter w_${multicastCounterId({ group: G2, inbound: 'rs', outbound: [] })} missing`,
     ]);
   });
 
@@ -199,6 +200,33 @@ void describe('NftMulticastForwarder (nft dup, kernel)', () => {
     assert.equal(c?.packets, 5);
     const listed = await router.run('nft', 'list', 'chain', 'ip', 'weft_mcast', 'prerouting');
     assert.equal(listed.match(/comment "route /g)?.length, 1, 'one rule, no duplicate');
+  });
+
+  void it('puts back a rule deleted by hand, and an apply with nothing to change runs no transaction', async () => {
+    await mc.apply(both(G1));
+    const handleOf = async (comment: string): Promise<string> => {
+      const listed = await router.run('nft', '-a', 'list', 'chain', 'ip', 'weft_mcast', 'prerouting');
+      const line = listed.split('\n').find((l) => l.includes(`comment "${comment}"`));
+      return /# handle (\d+)/.exec(line ?? '')?.[1] ?? assert.fail(`no rule "${comment}"`);
+    };
+    const before = await handleOf('route rs * 239.1.1.1');
+    await mc.apply(both(G1));
+    assert.equal(await handleOf('route rs * 239.1.1.1'), before, 'the same rule, not rewritten');
+    await router.run(
+      'nft',
+      'delete',
+      'rule',
+      'ip',
+      'weft_mcast',
+      'prerouting',
+      'handle',
+      await handleOf('ttl rs * 239.1.1.1'),
+    );
+    assert.deepEqual(await mc.drift(both(G1)), [
+      'the rules of ip weft_mcast are not in the order Weft writes them',
+    ]);
+    await mc.apply(both(G1));
+    assert.deepEqual(await mc.drift(both(G1)), []);
   });
 
   void it('deletes its table when no route is left, and cleanup leaves nothing; another table is untouched', async () => {

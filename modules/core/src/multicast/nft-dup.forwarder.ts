@@ -12,9 +12,10 @@ import type { ProcessRunner } from '../system/process.adapter.js';
 import { mapMulticastCounters } from './multicast.counters.js';
 import { NodeMulticastHost, type MulticastHost } from './multicast.host.js';
 import { presentRoutes, routeFixes, type MulticastApplyResult } from './multicast.router.js';
-import type { MulticastDesired, MulticastRouteCounters } from './multicast.types.js';
+import type { MulticastDesired, MulticastRoute, MulticastRouteCounters } from './multicast.types.js';
 import {
   multicastCounterId,
+  multicastRuleComments,
   parseMulticastNft,
   renderMulticastNft,
   renderMulticastNftCleanup,
@@ -85,8 +86,9 @@ export class NftMulticastForwarder {
     return this.serialized(async () => {
       const result = presentRoutes(desired, await this.interfaces());
       const before = await this.read();
+      // Nothing to do when the kernel holds it already (a restart, a re-apply): no transaction at all.
+      if (this.differences(before, result.installed).length === 0) return result;
       const script = renderMulticastNft(result.installed, [...(before?.counters.keys() ?? [])], this.table);
-      if (result.installed.length === 0 && before === undefined) return result;
       try {
         await this.nft(['-f', '-'], script);
       } catch (err) {
@@ -103,19 +105,27 @@ export class NftMulticastForwarder {
   drift(desired: MulticastDesired): Promise<string[]> {
     return this.serialized(async () => {
       const { installed } = presentRoutes(desired, await this.interfaces());
-      const seen = await this.read();
-      if (installed.length === 0) return seen ? [`table ${this.id} is there with no route to hold`] : [];
-      if (!seen) return [`table ${this.id} is missing`];
-      const out: string[] = [];
-      if (!seen.hooked) out.push(`table ${this.id} has no prerouting chain`);
-      for (const f of seen.foreign) out.push(`${f} in ${this.id} is not one Weft wrote`);
-      for (const line of routeFixes(seen.routes, installed)) out.push(`route needs: ${line}`);
-      for (const r of installed) {
-        const id = multicastCounterId(r);
-        if (!seen.counters.has(`f_${id}`)) out.push(`counter f_${id} missing`);
-      }
-      return out;
+      return this.differences(await this.read(), installed);
     });
+  }
+
+  /** How `seen` differs from a table holding `installed`, one line each. */
+  private differences(seen: MulticastNftObserved | undefined, installed: MulticastRoute[]): string[] {
+    if (installed.length === 0) return seen ? [`table ${this.id} is there with no route to hold`] : [];
+    if (!seen) return [`table ${this.id} is missing`];
+    const out: string[] = [];
+    if (!seen.hooked) out.push(`table ${this.id} has no prerouting chain`);
+    for (const f of seen.foreign) out.push(`${f} in ${this.id} is not one Weft wrote`);
+    const fixes = routeFixes(seen.routes, installed);
+    for (const line of fixes) out.push(`route needs: ${line}`);
+    if (fixes.length === 0 && seen.comments.join('\n') !== multicastRuleComments(installed).join('\n')) {
+      out.push(`the rules of ${this.id} are not in the order Weft writes them`);
+    }
+    for (const r of installed) {
+      const id = multicastCounterId(r);
+      for (const c of [`f_${id}`, `w_${id}`]) if (!seen.counters.has(c)) out.push(`counter ${c} missing`);
+    }
+    return out;
   }
 
   /** Packets and bytes per desired route (named counters), with its senders (the flows set). */

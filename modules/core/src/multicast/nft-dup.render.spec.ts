@@ -5,6 +5,7 @@ import type { MulticastRoute } from './multicast.types.js';
 import {
   forwardRule,
   multicastCounterId,
+  multicastRuleComments,
   multicastRuleOrder,
   parseMulticastNft,
   renderMulticastNft,
@@ -76,6 +77,7 @@ void describe('multicast nft rendering', () => {
       'wrong lan0 * 239.5.0.0/16',
     ]);
     assert.equal(renderMulticastNft([range, star], []), renderMulticastNft([star, range], []));
+    assert.deepEqual(comments, multicastRuleComments([star, range]));
   });
 
   void it('deletes the table when no route is left, and refuses an invalid route naming its field', () => {

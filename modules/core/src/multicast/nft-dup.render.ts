@@ -74,6 +74,15 @@ export function wrongInterfaceRule(r: MulticastRoute): string {
   return `iifname != ${quote(r.inbound)} ${match(r)} counter name "w_${multicastCounterId(r)}" accept comment "wrong ${routeKey(r)}"`;
 }
 
+/** The comments of the chain's rules, in order, for a table holding `routes` (how drift sees order). */
+export function multicastRuleComments(routes: readonly MulticastRoute[]): string[] {
+  const ordered = multicastRuleOrder(routes);
+  return [
+    ...ordered.flatMap((r) => [`ttl ${routeKey(r)}`, `route ${routeKey(r)}`]),
+    ...ordered.map((r) => `wrong ${routeKey(r)}`),
+  ];
+}
+
 /**
  * The script that makes the table hold `routes` (valid, every interface present) in one transaction;
  * `existingCounters` are the table's named counters now (those no route uses any more are deleted).
@@ -135,6 +144,8 @@ export interface MulticastNftObserved {
   flows: MulticastFlowCounters[];
   /** Rules in the chain that are not ours as rendered (hand-added or edited), as short descriptions. */
   foreign: string[];
+  /** Every rule's comment in chain order ('' for none). */
+  comments: string[];
 }
 
 type Json = Record<string, unknown>;
@@ -209,6 +220,7 @@ export function parseMulticastNft(
     counters: new Map(),
     flows: [],
     foreign: [],
+    comments: [],
   };
   for (const item of items) {
     if (isObject(item.chain) && ours(item.chain) && item.chain.name === MULTICAST_NFT_CHAIN) {
@@ -239,6 +251,7 @@ export function parseMulticastNft(
     } else if (isObject(item.rule) && ours(item.rule) && item.rule.chain === MULTICAST_NFT_CHAIN) {
       const comment = typeof item.rule.comment === 'string' ? item.rule.comment : '';
       const expr = Array.isArray(item.rule.expr) ? item.rule.expr : [];
+      out.comments.push(comment);
       if (comment.startsWith('wrong ') || comment.startsWith('ttl ')) continue;
       const route = comment.startsWith('route ') ? ruleRoute(expr) : undefined;
       if (route) out.routes.push(route);
