@@ -37,6 +37,11 @@ export interface MulticastPort {
   interfaces(): Promise<string[]>;
   /** Which forwarder runs, in words (after unavailable() has been asked). */
   describe(): string;
+  /**
+   * Whether forwarded copies pass the NAT table (so a link's netmap translates their source): true
+   * for the kernel's multicast routing, false for nftables `dup` (its copies are untracked).
+   */
+  natsCopies(): boolean;
   stop(): Promise<void>;
   cleanup(): Promise<void>;
 }
@@ -100,11 +105,24 @@ export class CoreMulticastDriver implements ModuleDriver {
     return this.feed.changes();
   }
 
-  /** What the document's verify cannot see: links that share one tunnel device inside one group. */
+  /**
+   * What the document's verify cannot see: links that share one tunnel device inside one group, and a
+   * group sent from the LAN into a link with netmap.local where the forwarder cannot translate it.
+   */
   verify(doc: NormalizedDocument): FieldProblem[] {
     const problems: FieldProblem[] = [];
     const links = new Map(doc.links.map((l) => [l.name, l]));
     multicastGroups(doc).forEach((g, gi) => {
+      if (g.from === LAN && !this.reason && !this.router.natsCopies()) {
+        g.to.forEach((t, ti) => {
+          if (links.get(t)?.netmap?.local === undefined) return;
+          problems.push({
+            pointer: `/multicast/groups/${gi}/to/${ti}`,
+            related: `/links/${doc.links.findIndex((l) => l.name === t)}/netmap/local`,
+            message: `link "${t}" shows this LAN as its netmap.local, but the multicast forwarder here (${this.router.describe()}: the kernel has no multicast routing) cannot translate a group's source, and the far end would drop it: send the group over a link without netmap, or run where the kernel has multicast routing`,
+          });
+        });
+      }
       const from = links.get(g.from);
       const inbound = from ? this.interfaceOf(from) : undefined;
       g.to.forEach((t, ti) => {
