@@ -14,7 +14,7 @@ import {
   type MulticastDesired,
   type MulticastRoute,
 } from '@weft/core';
-import { HeldNetns, linkNetns } from '@weft/core/testing';
+import { createMulticastLab, type HeldNetns } from '@weft/core/testing';
 
 const N = Number(process.env.BENCH_GROUPS ?? 1000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -53,26 +53,12 @@ async function counted(ns: HeldNetns): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  const [sender, router, recvA, recvB] = (await Promise.all(
-    ['mb-sender', 'mb-router', 'mb-a', 'mb-b'].map((n) => HeldNetns.create(n, processes)),
-  )) as [HeldNetns, HeldNetns, HeldNetns, HeldNetns];
+  const lab = await createMulticastLab('mb', processes);
+  const { sender, router, recvA, recvB } = lab;
   try {
-    await linkNetns(
-      { ns: router, name: 'rs', address: '10.0.0.1/24' },
-      { ns: sender, name: 'eth0', address: '10.0.0.2/24' },
-    );
-    await linkNetns(
-      { ns: router, name: 'r1', address: '10.0.1.1/24' },
-      { ns: recvA, name: 'eth0', address: '10.0.1.2/24' },
-    );
-    await linkNetns(
-      { ns: router, name: 'r2', address: '10.0.2.1/24' },
-      { ns: recvB, name: 'eth0', address: '10.0.2.2/24' },
-    );
-    await sender.run('ip', 'route', 'add', 'default', 'via', '10.0.0.1');
-    await router.run('sysctl', '-qw', 'net.ipv4.ip_forward=1');
     await recvA.run('ip', 'route', 'add', 'default', 'via', '10.0.1.1');
     for (const ns of [recvA, recvB]) {
+      // Every datagram to port 5000, unicast or not (the lab's own counters count by group).
       await processes.run('nsenter', [...ns.launcher.slice(1), 'nft', '-f', '-'], {
         input: [
           'table ip benchcount {',
@@ -152,7 +138,7 @@ async function main(): Promise<void> {
     );
     await fwd.cleanup();
   } finally {
-    await Promise.all([sender, router, recvA, recvB].map((n) => n.destroy()));
+    await lab.destroy();
   }
 }
 

@@ -11,3 +11,10 @@ export {
 export { HeldNetns, linkNetns, waitUntil } from './netns-lab.js';
 export { FakeClock } from './fake-clock.js';
 export { SeededRandom } from './seeded-random.js';
+export {
+  createMulticastLab,
+  G1,
+  G2,
+  type Deliveries,
+  type MulticastLab,
+} from '../multicast/multicast.lab.js';
