@@ -51,10 +51,7 @@ class FakeRouter implements MulticastPort {
   describe(): string {
     return 'fake forwarder';
   }
-  nats = true;
-  natsCopies(): boolean {
-    return this.nats;
-  }
+
   stop(): Promise<void> {
     this.stopped++;
     return Promise.resolve();
@@ -192,17 +189,13 @@ void describe('CoreMulticastDriver', () => {
     );
   });
 
-  void it('refuses a group from the LAN into a netmap link where the forwarder cannot translate its source', () => {
+  void it('gives the LAN’s multicast leaving by a netmap.local link its mapped source', async () => {
     const netmapped = wg('to-b', { netmap: { local: '10.11.0.0/24', remote: '10.12.0.0/24' } });
     const d = doc([{ from: 'lan', to: ['to-c', 'to-b'] }], { links: [netmapped, ovpn('to-c')] });
-    assert.deepEqual(driver.verify(d), [], 'the kernel multicast routing NATs the copies');
-    router.nats = false;
-    const problems = driver.verify(d);
-    assert.deepEqual(
-      problems.map((p) => [p.pointer, p.related]),
-      [['/multicast/groups/0/to/1', '/links/0/netmap/local']],
-    );
-    assert.match(problems[0]?.message ?? '', /send the group over a link without netmap/);
+    assert.deepEqual(driver.verify(d), []);
+    const desired = await driver.desired(d);
+    assert.deepEqual(desired.sourceMaps, [{ outbound: 'wg-to-b', from: '10.1.0.0/24', to: '10.11.0.0/24' }]);
+    assert.equal((await driver.desired(doc([{ from: 'lan', to: ['to-c'] }]))).sourceMaps, undefined);
   });
 
   void it('status: counters and senders of a forwarding group, and what a waiting one lacks', async () => {

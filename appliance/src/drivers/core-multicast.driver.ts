@@ -11,11 +11,12 @@ import type {
   MulticastDesired,
   MulticastRoute,
   MulticastRouteCounters,
+  MulticastSourceMap,
 } from '@weft/core';
 import type { PinoLogger } from 'nestjs-pino';
 import type { FieldProblem } from '../common/errors.js';
 import type { ModuleState } from '../desired-state/desired-state.store.js';
-import type { Link, NormalizedDocument } from '../desired-state/document.js';
+import { effectiveLocalSubnets, type Link, type NormalizedDocument } from '../desired-state/document.js';
 import { LAN, multicastGroups, type MulticastGroup } from '../desired-state/multicast.js';
 import { ChangeFeed } from '../reconciler/change-feed.js';
 import {
@@ -37,11 +38,6 @@ export interface MulticastPort {
   interfaces(): Promise<string[]>;
   /** Which forwarder runs, in words (after unavailable() has been asked). */
   describe(): string;
-  /**
-   * Whether forwarded copies pass the NAT table (so a link's netmap translates their source): true
-   * for the kernel's multicast routing, false for nftables `dup` (its copies are untracked).
-   */
-  natsCopies(): boolean;
   stop(): Promise<void>;
   cleanup(): Promise<void>;
 }
@@ -105,24 +101,11 @@ export class CoreMulticastDriver implements ModuleDriver {
     return this.feed.changes();
   }
 
-  /**
-   * What the document's verify cannot see: links that share one tunnel device inside one group, and a
-   * group sent from the LAN into a link with netmap.local where the forwarder cannot translate it.
-   */
+  /** What the document's verify cannot see: links that share one tunnel device inside one group. */
   verify(doc: NormalizedDocument): FieldProblem[] {
     const problems: FieldProblem[] = [];
     const links = new Map(doc.links.map((l) => [l.name, l]));
     multicastGroups(doc).forEach((g, gi) => {
-      if (g.from === LAN && !this.reason && !this.router.natsCopies()) {
-        g.to.forEach((t, ti) => {
-          if (links.get(t)?.netmap?.local === undefined) return;
-          problems.push({
-            pointer: `/multicast/groups/${gi}/to/${ti}`,
-            related: `/links/${doc.links.findIndex((l) => l.name === t)}/netmap/local`,
-            message: `link "${t}" shows this LAN as its netmap.local, but the multicast forwarder here (${this.router.describe()}: the kernel has no multicast routing) cannot translate a group's source, and the far end would drop it: send the group over a link without netmap, or run where the kernel has multicast routing`,
-          });
-        });
-      }
       const from = links.get(g.from);
       const inbound = from ? this.interfaceOf(from) : undefined;
       g.to.forEach((t, ti) => {
@@ -190,10 +173,27 @@ export class CoreMulticastDriver implements ModuleDriver {
     });
   }
 
-  /** The routes `doc` wants, sorted (so equal documents hash the same). */
+  /**
+   * The routes `doc` wants, sorted (so equal documents hash the same), and for every outbound link with
+   * netmap.local the source it gives this LAN's multicast (its real local prefix → netmap.local).
+   */
   async desired(doc: NormalizedDocument): Promise<MulticastDesired> {
     const routes = (await this.resolve(doc)).flatMap((r) => (r.route ? [r.route] : []));
-    return { routes: routes.sort((a, b) => (routeId(a) < routeId(b) ? -1 : 1)) };
+    const outbound = new Set(routes.flatMap((r) => r.outbound));
+    const sourceMaps: MulticastSourceMap[] = [];
+    for (const link of doc.links) {
+      const to = link.netmap?.local;
+      const ifname = this.interfaceOf(link);
+      if (to === undefined || !ifname || !outbound.has(ifname) || to.includes(':')) continue;
+      const [from] = effectiveLocalSubnets(doc, link);
+      if (from === undefined || from.includes(':') || sourceMaps.some((m) => m.outbound === ifname)) continue;
+      sourceMaps.push({ outbound: ifname, from, to });
+    }
+    sourceMaps.sort((a, b) => (a.outbound < b.outbound ? -1 : 1));
+    return {
+      routes: routes.sort((a, b) => (routeId(a) < routeId(b) ? -1 : 1)),
+      ...(sourceMaps.length > 0 ? { sourceMaps } : {}),
+    };
   }
 
   async plan(doc: NormalizedDocument): Promise<DriverStep[]> {

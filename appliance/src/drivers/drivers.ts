@@ -511,7 +511,6 @@ function createMulticastDriver(
       counters: (desired) => engines.counters(desired),
       interfaces: async () => (await routing.netlink.listLinks()).map((l) => l.name),
       describe: () => (engines.engine ? MULTICAST_ENGINE_TEXT[engines.engine] : 'no multicast forwarder'),
-      natsCopies: () => engines.engine !== 'nftables',
       stop: () => engines.stop(),
       cleanup: () => engines.cleanup(),
     },

@@ -91,6 +91,52 @@ describe('NAT: NETMAP for overlapping LANs, masquerade, port forwards', { timeou
     assert.ok(await ping(b, '10.11.0.10'), 'and host b reaches host a the other way');
   });
 
+  it('multicast over the netmap link: a TTL-1 group from host a reaches LAN b from a’s mapped address 10.11.0.10', async () => {
+    const putGroups = async (site: Site, groups: Json[]): Promise<void> => {
+      const current = await site.api.get<Json>('/config');
+      const res = await site.api.put(
+        '/config',
+        { ...current.body, multicast: { groups } },
+        { headers: { 'if-match': String(current.headers.etag) } },
+      );
+      assert.equal(res.status, 200, `site ${site.name}: ${JSON.stringify(res.body)}`);
+    };
+    await b.lanExec(['nft', '-f', '-'], {
+      input: `table ip mcount {
+  chain pre { type filter hook prerouting priority 0; policy accept;
+    ip saddr 10.11.0.10 ip daddr 239.1.1.1 udp dport 5000 counter comment "mapped"
+    ip daddr 239.1.1.1 udp dport 5000 counter comment "all"
+  }
+}
+`,
+    });
+    const count = async (comment: string): Promise<number> => {
+      const { stdout } = await b.lanExec(['nft', '-j', 'list', 'table', 'ip', 'mcount']);
+      const parsed = JSON.parse(stdout) as {
+        nftables: { rule?: { comment?: string; expr: { counter?: { packets: number } }[] } }[];
+      };
+      const rule = parsed.nftables.find((i) => i.rule?.comment === comment)?.rule;
+      return rule?.expr.find((e) => e.counter)?.counter?.packets ?? 0;
+    };
+    await putGroups(b, [{ name: 'g1', group: '239.1.1.1', from: 'site-a', to: ['lan'] }]);
+    await putGroups(a, [{ name: 'g1', group: '239.1.1.1', from: 'lan', to: ['to-b'], ttl_lift: 8 }]);
+    try {
+      await a.lanExec([
+        'python3',
+        '-c',
+        "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)\nfor i in range(3): s.sendto(b'netmap', ('239.1.1.1', 5000))\n",
+      ]);
+      await waitFor(async () => (await count('mapped')) === 3, {
+        what: 'LAN b to receive the 3 datagrams from 10.11.0.10',
+        timeoutMs: 10_000,
+      });
+      assert.equal(await count('all'), 3, 'every one of them from the mapped address');
+    } finally {
+      await putGroups(a, []);
+      await putGroups(b, []);
+    }
+  });
+
   it('IPsec with netmap to a third site with the same LAN: both links work at once', async () => {
     await post(a, '/links', {
       name: 'to-c',

@@ -13,8 +13,24 @@ export interface MulticastRoute {
   outbound: string[];
 }
 
+/**
+ * A link with NETMAP (netmap.local): this site's LAN `from` appears to the far end as `to`, host part
+ * kept. Multicast leaving by `outbound` from inside `from` must carry the mapped source, or the far end
+ * drops it (WireGuard allowed-ips, IPsec traffic selectors). The kernel's multicast routing gets this
+ * from the NAT table (its copies are tracked); the nftables forwarder rewrites its own copies.
+ */
+export interface MulticastSourceMap {
+  outbound: string;
+  /** The real LAN prefix (IPv4). */
+  from: string;
+  /** The prefix it appears as on the link, of the same length. */
+  to: string;
+}
+
 export interface MulticastDesired {
   routes: MulticastRoute[];
+  /** One per outbound interface at most. */
+  sourceMaps?: MulticastSourceMap[];
 }
 
 export const emptyMulticastDesired = (): MulticastDesired => ({ routes: [] });

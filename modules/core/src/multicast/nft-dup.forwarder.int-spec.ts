@@ -229,6 +229,30 @@ void describe('NftMulticastForwarder (nft dup, kernel)', () => {
     assert.deepEqual(await mc.drift(both(G1)), []);
   });
 
+  void it('gives its copies leaving by a NETMAP link the mapped source, host part kept, and only those', async () => {
+    const desired: MulticastDesired = {
+      ...both(G1),
+      sourceMaps: [{ outbound: 'r1', from: '10.0.0.0/24', to: '10.11.0.0/24' }],
+    };
+    for (const [ns, rule] of [
+      [lab.recvA, 'ip saddr 10.11.0.2 ip daddr 239.1.1.1 counter comment "mapped"'],
+      [recvB, 'ip saddr 10.0.0.2 ip daddr 239.1.1.1 counter comment "real"'],
+    ] as const) {
+      await ns.run('nft', 'add', 'rule', 'ip', 'mctest', 'pre', ...rule.split(' '));
+    }
+    await mc.apply(desired);
+    assert.deepEqual(await mc.drift(desired), []);
+    assert.deepEqual(await mc.drift(both(G1)), [
+      'the source maps of ip weft_mcast (NETMAP links) are not none',
+    ]);
+    const a0 = await atA();
+    const b0 = await atB();
+    await send(G1, 3);
+    await waitUntil(async () => (await atA()).mapped === (a0.mapped ?? 0) + 3, 'A to see 10.11.0.2');
+    await waitUntil(async () => (await atB()).real === (b0.real ?? 0) + 3, 'B to see 10.0.0.2');
+    assert.equal((await atA())[G1], (a0[G1] ?? 0) + 3, 'every datagram at A is a mapped one');
+  });
+
   void it('deletes its table when no route is left, and cleanup leaves nothing; another table is untouched', async () => {
     await router.run('nft', 'add', 'table', 'ip', 'someone_else');
     try {

@@ -12,11 +12,17 @@ import type { ProcessRunner } from '../system/process.adapter.js';
 import { mapMulticastCounters } from './multicast.counters.js';
 import { NodeMulticastHost, type MulticastHost } from './multicast.host.js';
 import { presentRoutes, routeFixes, type MulticastApplyResult } from './multicast.router.js';
-import type { MulticastDesired, MulticastRoute, MulticastRouteCounters } from './multicast.types.js';
+import type {
+  MulticastDesired,
+  MulticastRoute,
+  MulticastRouteCounters,
+  MulticastSourceMap,
+} from './multicast.types.js';
 import {
   multicastCounterId,
   multicastRuleComments,
   parseMulticastNft,
+  sourceMapComments,
   renderMulticastNft,
   renderMulticastNftCleanup,
   type MulticastNftObserved,
@@ -87,8 +93,12 @@ export class NftMulticastForwarder {
       const result = presentRoutes(desired, await this.interfaces());
       const before = await this.read();
       // Nothing to do when the kernel holds it already (a restart, a re-apply): no transaction at all.
-      if (this.differences(before, result.installed).length === 0) return result;
-      const script = renderMulticastNft(result.installed, [...(before?.counters.keys() ?? [])], this.table);
+      const maps = result.installed.length > 0 ? (desired.sourceMaps ?? []) : [];
+      if (this.differences(before, result.installed, maps).length === 0) return result;
+      const script = renderMulticastNft(result.installed, [...(before?.counters.keys() ?? [])], {
+        table: this.table,
+        sourceMaps: maps,
+      });
       try {
         await this.nft(['-f', '-'], script);
       } catch (err) {
@@ -105,12 +115,16 @@ export class NftMulticastForwarder {
   drift(desired: MulticastDesired): Promise<string[]> {
     return this.serialized(async () => {
       const { installed } = presentRoutes(desired, await this.interfaces());
-      return this.differences(await this.read(), installed);
+      return this.differences(await this.read(), installed, desired.sourceMaps ?? []);
     });
   }
 
   /** How `seen` differs from a table holding `installed`, one line each. */
-  private differences(seen: MulticastNftObserved | undefined, installed: MulticastRoute[]): string[] {
+  private differences(
+    seen: MulticastNftObserved | undefined,
+    installed: MulticastRoute[],
+    maps: readonly MulticastSourceMap[],
+  ): string[] {
     if (installed.length === 0) return seen ? [`table ${this.id} is there with no route to hold`] : [];
     if (!seen) return [`table ${this.id} is missing`];
     const out: string[] = [];
@@ -120,6 +134,11 @@ export class NftMulticastForwarder {
     for (const line of fixes) out.push(`route needs: ${line}`);
     if (fixes.length === 0 && seen.comments.join('\n') !== multicastRuleComments(installed).join('\n')) {
       out.push(`the rules of ${this.id} are not in the order Weft writes them`);
+    }
+    if ((seen.maps ?? []).join('\n') !== sourceMapComments(maps).join('\n') || seen.maps === undefined) {
+      out.push(
+        `the source maps of ${this.id} (NETMAP links) are not ${sourceMapComments(maps).join(', ') || 'none'}`,
+      );
     }
     for (const r of installed) {
       const id = multicastCounterId(r);

@@ -10,6 +10,7 @@ import {
   parseMulticastNft,
   renderMulticastNft,
   renderMulticastNftCleanup,
+  sourceMapRule,
   ttlExpiredRule,
   wrongInterfaceRule,
 } from './nft-dup.render.js';
@@ -78,6 +79,27 @@ void describe('multicast nft rendering', () => {
     ]);
     assert.equal(renderMulticastNft([range, star], []), renderMulticastNft([star, range], []));
     assert.deepEqual(comments, multicastRuleComments([star, range]));
+  });
+
+  void it('renders a source map as a stateless rewrite of untracked multicast copies, in the output chain', () => {
+    const m = { outbound: 'wg-b', from: '10.1.0.0/24', to: '10.11.0.0/24' };
+    assert.equal(
+      sourceMapRule(m),
+      'ct state untracked oifname "wg-b" ip daddr 224.0.0.0/4 ip saddr 10.1.0.0/24 ip saddr set ip saddr & 0.0.0.255 | 10.11.0.0 comment "map wg-b 10.1.0.0/24 10.11.0.0/24"',
+    );
+    const script = renderMulticastNft([star], [], { sourceMaps: [m] });
+    assert.match(script, /^flush chain ip weft_mcast output$/m);
+    assert.match(script, /^add rule ip weft_mcast output ct state untracked oifname "wg-b" /m);
+    assert.throws(
+      () => renderMulticastNft([star], [], { sourceMaps: [{ ...m, to: '10.11.0.0/16' }] }),
+      (err: unknown) =>
+        err instanceof InvalidArgumentError && /sourceMaps\[0\]\.to: .* not as long/.test(err.message),
+    );
+    assert.throws(
+      () => renderMulticastNft([star], [], { sourceMaps: [m, { ...m, to: '10.12.0.0/24' }] }),
+      (err: unknown) =>
+        err instanceof InvalidArgumentError && /sourceMaps\[1\]\.outbound: .* already has/.test(err.message),
+    );
   });
 
   void it('deletes the table when no route is left, and refuses an invalid route naming its field', () => {

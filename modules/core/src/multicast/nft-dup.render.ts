@@ -14,8 +14,14 @@
 // another group is added.
 import { createHash } from 'node:crypto';
 import { WEFT_MULTICAST_NFT_TABLE } from '../owned.js';
-import type { MulticastFlowCounters, MulticastRoute } from './multicast.types.js';
-import { assertValidMulticastDesired, routeKey } from './smcroute.render.js';
+import type { MulticastFlowCounters, MulticastRoute, MulticastSourceMap } from './multicast.types.js';
+import {
+  assertValidMulticastDesired,
+  formatIpv4,
+  maskOf,
+  parseIpv4Prefix,
+  routeKey,
+} from './smcroute.render.js';
 
 export interface MulticastNftTable {
   family: string;
@@ -23,6 +29,8 @@ export interface MulticastNftTable {
 }
 
 export const MULTICAST_NFT_CHAIN = 'prerouting';
+/** The chain that gives the copies leaving by a NETMAP link their mapped source. */
+export const MULTICAST_NFT_OUTPUT = 'output';
 export const MULTICAST_NFT_FLOWS = 'flows';
 /** How long a sender stays in `flows` after its last packet. */
 export const MULTICAST_FLOW_TIMEOUT_S = 600;
@@ -74,6 +82,27 @@ export function wrongInterfaceRule(r: MulticastRoute): string {
   return `iifname != ${quote(r.inbound)} ${match(r)} counter name "w_${multicastCounterId(r)}" accept comment "wrong ${routeKey(r)}"`;
 }
 
+const mapKey = (m: MulticastSourceMap): string => `map ${m.outbound} ${m.from} ${m.to}`;
+
+/**
+ * The output rule for `m`: our copies (untracked, as dup leaves them) of a group leaving by its device
+ * from inside `from` get the source inside `to`, host part kept (`& hostmask | to`, stateless; nft
+ * fixes the IP and UDP checksums). Nothing else is touched: not tracked traffic, not unicast.
+ */
+export function sourceMapRule(m: MulticastSourceMap): string {
+  const to = parseIpv4Prefix(m.to);
+  const hostmask = formatIpv4(~maskOf(to?.length ?? 32) >>> 0);
+  return (
+    `ct state untracked oifname ${quote(m.outbound)} ip daddr 224.0.0.0/4 ip saddr ${m.from} ` +
+    `ip saddr set ip saddr & ${hostmask} | ${to ? formatIpv4(to.address) : m.to} comment "${mapKey(m)}"`
+  );
+}
+
+/** The output chain's comments, in order, for `maps`. */
+export function sourceMapComments(maps: readonly MulticastSourceMap[]): string[] {
+  return [...maps].sort((a, b) => byString(a.outbound, b.outbound)).map(mapKey);
+}
+
 /** The comments of the chain's rules, in order, for a table holding `routes` (how drift sees order). */
 export function multicastRuleComments(routes: readonly MulticastRoute[]): string[] {
   const ordered = multicastRuleOrder(routes);
@@ -91,9 +120,11 @@ export function multicastRuleComments(routes: readonly MulticastRoute[]): string
 export function renderMulticastNft(
   routes: readonly MulticastRoute[],
   existingCounters: readonly string[],
-  table: MulticastNftTable = WEFT_MULTICAST_NFT_TABLE,
+  options: { table?: MulticastNftTable; sourceMaps?: readonly MulticastSourceMap[] } = {},
 ): string {
-  assertValidMulticastDesired({ routes: [...routes] });
+  const table = options.table ?? WEFT_MULTICAST_NFT_TABLE;
+  const maps = [...(options.sourceMaps ?? [])].sort((a, b) => byString(a.outbound, b.outbound));
+  assertValidMulticastDesired({ routes: [...routes], sourceMaps: maps });
   const id = `${table.family} ${table.name}`;
   if (routes.length === 0) return renderMulticastNftCleanup(table);
   const ordered = multicastRuleOrder(routes);
@@ -110,8 +141,12 @@ export function renderMulticastNft(
     `  chain ${MULTICAST_NFT_CHAIN} {`,
     '    type filter hook prerouting priority filter; policy accept;',
     '  }',
+    `  chain ${MULTICAST_NFT_OUTPUT} {`,
+    '    type filter hook output priority filter; policy accept;',
+    '  }',
     '}',
     `flush chain ${id} ${MULTICAST_NFT_CHAIN}`,
+    `flush chain ${id} ${MULTICAST_NFT_OUTPUT}`,
     ...wanted.map((c) => `add counter ${id} ${c}`),
     ...[...existingCounters]
       .filter((c) => !wanted.includes(c))
@@ -122,6 +157,7 @@ export function renderMulticastNft(
       `add rule ${id} ${MULTICAST_NFT_CHAIN} ${forwardRule(r)}`,
     ]),
     ...ordered.map((r) => `add rule ${id} ${MULTICAST_NFT_CHAIN} ${wrongInterfaceRule(r)}`),
+    ...maps.map((m) => `add rule ${id} ${MULTICAST_NFT_OUTPUT} ${sourceMapRule(m)}`),
   ];
   return `${lines.join('\n')}\n`;
 }
@@ -146,6 +182,8 @@ export interface MulticastNftObserved {
   foreign: string[];
   /** Every rule's comment in chain order ('' for none). */
   comments: string[];
+  /** The output chain's rule comments in order (the source maps); undefined without the chain. */
+  maps: string[] | undefined;
 }
 
 type Json = Record<string, unknown>;
@@ -221,10 +259,15 @@ export function parseMulticastNft(
     flows: [],
     foreign: [],
     comments: [],
+    maps: undefined,
   };
   for (const item of items) {
     if (isObject(item.chain) && ours(item.chain) && item.chain.name === MULTICAST_NFT_CHAIN) {
       out.hooked = item.chain.hook === 'prerouting' && item.chain.type === 'filter';
+    } else if (isObject(item.chain) && ours(item.chain) && item.chain.name === MULTICAST_NFT_OUTPUT) {
+      if (item.chain.hook === 'output') out.maps ??= [];
+    } else if (isObject(item.rule) && ours(item.rule) && item.rule.chain === MULTICAST_NFT_OUTPUT) {
+      (out.maps ??= []).push(typeof item.rule.comment === 'string' ? item.rule.comment : '');
     } else if (isObject(item.counter) && ours(item.counter) && typeof item.counter.name === 'string') {
       out.counters.set(item.counter.name, {
         packets: num(item.counter.packets),

@@ -6,7 +6,7 @@ import type { MulticastDesired, MulticastRoute } from './multicast.types.js';
 /** Kernel interface names (IFNAMSIZ 16 with the NUL) in the characters smcroute.conf can carry. */
 const INTERFACE_NAME = /^[A-Za-z0-9_.:-]{1,15}$/;
 
-interface Ipv4Prefix {
+export interface Ipv4Prefix {
   /** Network address as an unsigned 32-bit number. */
   address: number;
   length: number;
@@ -28,7 +28,7 @@ export function formatIpv4(value: number): string {
   return [24, 16, 8, 0].map((shift) => Math.floor(value / 2 ** shift) % 256).join('.');
 }
 
-function parseIpv4Prefix(text: string): Ipv4Prefix | undefined {
+export function parseIpv4Prefix(text: string): Ipv4Prefix | undefined {
   const [addr, len, ...rest] = text.split('/');
   if (addr === undefined || rest.length > 0) return undefined;
   const address = parseIpv4(addr);
@@ -37,7 +37,7 @@ function parseIpv4Prefix(text: string): Ipv4Prefix | undefined {
   return { address, length };
 }
 
-const maskOf = (length: number): number => (length === 0 ? 0 : (0xffffffff << (32 - length)) >>> 0);
+export const maskOf = (length: number): number => (length === 0 ? 0 : (0xffffffff << (32 - length)) >>> 0);
 
 /** Whether `address` lies in `prefix`. */
 export function inIpv4Prefix(address: number, prefix: Ipv4Prefix): boolean {
@@ -98,6 +98,33 @@ export function validateMulticastDesired(desired: MulticastDesired): string[] {
     if (first !== undefined) {
       problems.push(`${at}: same inbound, source and group as routes[${first}]; merge their outbound lists`);
     } else seen.set(key, i);
+  });
+  const mapped = new Map<string, number>();
+  (desired.sourceMaps ?? []).forEach((m, i) => {
+    const at = `sourceMaps[${i}]`;
+    if (!INTERFACE_NAME.test(m.outbound)) {
+      problems.push(
+        `${at}.outbound: "${m.outbound}" is not an interface name (1 to 15 of A-Z a-z 0-9 _ . : -)`,
+      );
+    }
+    const first = mapped.get(m.outbound);
+    if (first !== undefined)
+      problems.push(`${at}.outbound: "${m.outbound}" already has sourceMaps[${first}]`);
+    else mapped.set(m.outbound, i);
+    const from = parseIpv4Prefix(m.from);
+    const to = parseIpv4Prefix(m.to);
+    for (const [field, p, text] of [
+      ['from', from, m.from],
+      ['to', to, m.to],
+    ] as const) {
+      if (!p) problems.push(`${at}.${field}: "${text}" is not an IPv4 prefix`);
+      else if ((p.address & ~maskOf(p.length)) >>> 0 !== 0) {
+        problems.push(`${at}.${field}: "${text}" has host bits set`);
+      }
+    }
+    if (from && to && from.length !== to.length) {
+      problems.push(`${at}.to: "${m.to}" is not as long as from "${m.from}" (the host part is kept)`);
+    }
   });
   return problems;
 }
