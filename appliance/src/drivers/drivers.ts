@@ -539,7 +539,7 @@ function cleanupCharonRouting(netlink: NetlinkAdapter): Promise<unknown> {
  * `weft cleanup`: remove everything every module owns from the kernel, and end the smcrouted of the
  * appliance whose data dir is `dataDir` (found by its pid file, ended only if its argv names our socket).
  */
-export async function cleanupOwnedState(dataDir?: string): Promise<void> {
+export async function cleanupOwnedState(dataDir: string): Promise<void> {
   const port = new NetlinkRoutingPort();
   try {
     // All, even when one fails: a half-done cleanup is worth less than a full report. The addresses
@@ -551,14 +551,10 @@ export async function cleanupOwnedState(dataDir?: string): Promise<void> {
       nftPort(new NodeProcessRunner()).cleanup(),
       new L2Service(new NodeProcessRunner()).cleanup(),
       new NftMulticastForwarder({ processes: new NodeProcessRunner() }).cleanup(),
-      ...(dataDir === undefined
-        ? []
-        : [
-            new MulticastRouter({
-              processes: new NodeProcessRunner(),
-              runtimeDir: join(dataDir, 'multicast'),
-            }).cleanup(),
-          ]),
+      new MulticastRouter({
+        processes: new NodeProcessRunner(),
+        runtimeDir: join(dataDir, 'multicast'),
+      }).cleanup(),
     ]);
     const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
     if (failures.length > 0) throw new AggregateError(failures, 'weft cleanup: some owned state remains');

@@ -34,7 +34,7 @@ export interface MulticastSelection {
 /** Picks the engine on the first call and keeps it; the rest is delegated to it. */
 export class MulticastEngineSelector implements MulticastEngine {
   private selection: Promise<MulticastSelection> | undefined;
-  private chosen: MulticastEngine | undefined;
+  private chosen: MulticastEngineName | undefined;
 
   constructor(
     private readonly choice: MulticastEngineChoice,
@@ -49,7 +49,7 @@ export class MulticastEngineSelector implements MulticastEngine {
 
   /** The engine selected so far; undefined before select() or when none can run. */
   get engine(): MulticastEngineName | undefined {
-    return this.chosen === this.engines.mroute ? 'mroute' : this.chosen ? 'nftables' : undefined;
+    return this.chosen;
   }
 
   async unavailable(): Promise<string | undefined> {
@@ -70,7 +70,7 @@ export class MulticastEngineSelector implements MulticastEngine {
   }
 
   async stop(): Promise<void> {
-    await this.chosen?.stop();
+    if (this.chosen) await this.engines[this.chosen].stop();
   }
 
   /** Both: whatever either left in the kernel (`weft cleanup` does not know which one ran). */
@@ -86,12 +86,12 @@ export class MulticastEngineSelector implements MulticastEngine {
   private async active(): Promise<MulticastEngine> {
     const s = await this.select();
     if (!this.chosen) throw new Error(`multicast forwarding unavailable: ${s.why}`);
-    return this.chosen;
+    return this.engines[this.chosen];
   }
 
   private async decide(): Promise<MulticastSelection> {
     const take = async (name: MulticastEngineName, why: string): Promise<MulticastSelection> => {
-      this.chosen = this.engines[name];
+      this.chosen = name;
       // The other one may hold routes from an earlier run under another choice: never both at once.
       await this.engines[name === 'mroute' ? 'nftables' : 'mroute'].cleanup();
       return { engine: name, why };

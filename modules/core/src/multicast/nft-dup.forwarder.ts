@@ -7,6 +7,7 @@
 // An interface deleted and created again (a restarted openvpn or wireguard-go) has a new ifindex; the
 // rules name the old one, which nft then lists as a number: drift sees it and the next apply re-resolves.
 import { CommandError, CoreError } from '../errors.js';
+import type { NftTableName } from '../nft/nft.types.js';
 import { WEFT_MULTICAST_NFT_TABLE } from '../owned.js';
 import type { ProcessRunner } from '../system/process.adapter.js';
 import { mapMulticastCounters } from './multicast.counters.js';
@@ -26,7 +27,6 @@ import {
   renderMulticastNft,
   renderMulticastNftCleanup,
   type MulticastNftObserved,
-  type MulticastNftTable,
 } from './nft-dup.render.js';
 import { parseProcNetDev } from './smcroute.observe.js';
 import { assertValidMulticastDesired } from './smcroute.render.js';
@@ -41,14 +41,13 @@ export interface NftMulticastForwarderOptions {
   host?: MulticastHost;
   /** An argv prefix nft and the read of /proc/net/dev run behind (e.g. `nsenter -t <pid> -n --`). */
   launcher?: readonly string[];
-  table?: MulticastNftTable;
+  table?: NftTableName;
   timeoutMs?: number;
 }
 
 export class NftMulticastForwarder {
-  readonly engine = 'nftables' as const;
   private readonly launcher: readonly string[];
-  private readonly table: MulticastNftTable;
+  private readonly table: NftTableName;
   private readonly host: MulticastHost;
   private readonly timeoutMs: number;
   private nftPath: string | undefined;

@@ -13,6 +13,7 @@
 // and the set (the chain is flushed and refilled in the same transaction), so counters do not reset when
 // another group is added.
 import { createHash } from 'node:crypto';
+import type { NftTableName } from '../nft/nft.types.js';
 import { WEFT_MULTICAST_NFT_TABLE } from '../owned.js';
 import type { MulticastFlowCounters, MulticastRoute, MulticastSourceMap } from './multicast.types.js';
 import {
@@ -22,11 +23,6 @@ import {
   parseIpv4Prefix,
   routeKey,
 } from './smcroute.render.js';
-
-export interface MulticastNftTable {
-  family: string;
-  name: string;
-}
 
 export const MULTICAST_NFT_CHAIN = 'prerouting';
 /** The chain that gives the copies leaving by a NETMAP link their mapped source. */
@@ -120,7 +116,7 @@ export function multicastRuleComments(routes: readonly MulticastRoute[]): string
 export function renderMulticastNft(
   routes: readonly MulticastRoute[],
   existingCounters: readonly string[],
-  options: { table?: MulticastNftTable; sourceMaps?: readonly MulticastSourceMap[] } = {},
+  options: { table?: NftTableName; sourceMaps?: readonly MulticastSourceMap[] } = {},
 ): string {
   const table = options.table ?? WEFT_MULTICAST_NFT_TABLE;
   const maps = [...(options.sourceMaps ?? [])].sort((a, b) => byString(a.outbound, b.outbound));
@@ -163,7 +159,7 @@ export function renderMulticastNft(
 }
 
 /** Deletes the table if it is there (creating it first makes the delete never fail). */
-export function renderMulticastNftCleanup(table: MulticastNftTable = WEFT_MULTICAST_NFT_TABLE): string {
+export function renderMulticastNftCleanup(table: NftTableName = WEFT_MULTICAST_NFT_TABLE): string {
   const id = `${table.family} ${table.name}`;
   return `table ${id} {}\ndelete table ${id}\n`;
 }
@@ -242,7 +238,7 @@ const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v)
 /** Parses `nft -j list table …` output; undefined when it lists no such table. */
 export function parseMulticastNft(
   json: string,
-  table: MulticastNftTable = WEFT_MULTICAST_NFT_TABLE,
+  table: NftTableName = WEFT_MULTICAST_NFT_TABLE,
 ): MulticastNftObserved | undefined {
   const doc = JSON.parse(json) as { nftables?: unknown[] };
   const items = (doc.nftables ?? []).filter(isObject);
